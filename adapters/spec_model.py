@@ -1,0 +1,264 @@
+"""SpecModel: a keras.Model whose steps run a tf.estimator model_fn.
+
+`train_step`, `test_step` and `predict_step` call the model_fn with TRAIN / EVAL / PREDICT inside
+the emulated TF1 world (tf1_world) and act on the returned spec. The model_fn runs in a nested
+"core" tf.function per mode: that is the part compiled with XLA when the user asks for
+`jit_compile=True`, while TF1 summaries recorded in it are written by the outer (uncompiled)
+step, because summary ops have no XLA kernels.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import re
+from typing import Any, Callable
+
+import keras
+import tensorflow as tf
+
+import keras_spec
+from keras_spec import ModeKeys
+
+from adapters import tf1_world
+from adapters.metric_bridge import MetricBridge
+from adapters.model_fn_binding import BoundModelFn, static_batch_size, to_estimator_spec
+from adapters.run_config import RunConfig
+
+_UNSET = object()
+
+
+class XlaCompilationError(RuntimeError):
+    """The model_fn uses an op XLA cannot compile."""
+
+
+def split_features_labels(data: Any) -> tuple[Any, Any]:
+    """A dataset element as an Estimator input_fn gave it: features, or (features, labels)."""
+    if isinstance(data, tuple) and len(data) == 2:
+        return data[0], data[1]
+    if isinstance(data, tuple) and len(data) == 3:
+        raise ValueError("The input yields (features, labels, sample_weight); a model_fn has no "
+                         "sample weights: put weights into features and use them in the model_fn.")
+    if isinstance(data, tuple) and len(data) == 1:
+        return data[0], None
+    return data, None
+
+
+@contextlib.contextmanager
+def _clear_xla_errors():
+    """Turn XLA's 'unsupported operations' failure into an error naming the op and remedy."""
+    try:
+        yield
+    except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError) as e:
+        message = str(e)
+        if "Detected unsupported operations" not in message and "XLA" not in message:
+            raise
+        ops = sorted(set(re.findall(r"(\w+) \(No registered '\w+' OpKernel for XLA", message)))
+        ops = ops or sorted(set(re.findall(r"No registered '(\w+)' OpKernel for XLA", message)))
+        raise XlaCompilationError(
+            f"XLA cannot compile op(s) {ops or '(see below)'} used by the model_fn. Compile "
+            "without XLA (model.compile(jit_compile=False)), or move those ops out of the "
+            f"model_fn.\nTensorFlow said: {message[:2000]}") from None
+
+
+class SpecModel(keras.Model):
+    """Runs `model_fn(features, labels, mode, params, config)` through model.fit/evaluate/predict.
+
+    Variables are the model_fn's own (created by name on first use and shared across modes);
+    `eval_metric_ops` become the model's metrics; `train_op` is run as is, or, when the spec has
+    none and `compile(optimizer=...)` was given, the loss is minimized with that optimizer.
+    """
+
+    def __init__(self, model_fn: Callable, params: dict | None = None, config: Any = None,
+                 **kwargs):
+        super().__init__(**kwargs)
+        self._config = config if config is not None else RunConfig()
+        self._model_fn = BoundModelFn(model_fn, params, self._config)
+        self._world = tf1_world.TF1World(self._track_variable)
+        self._bridge = MetricBridge(self._world.reset_local_variables, self._eval_metric_ops_for)
+        self._keras_optimizer = None
+        self._core_jit = False
+        self._cores: dict[str, Any] = {}
+        self._summary_layout: dict[str, list] = {}
+        self.built = True
+
+    # -- configuration -------------------------------------------------------------------------
+    @property
+    def params(self) -> dict:
+        return dict(self._model_fn.params or {})
+
+    @property
+    def config(self) -> Any:
+        return self._config
+
+    def compile(self, optimizer: Any = None, loss: Any = None, metrics: Any = None,
+                steps_per_execution: int = 1, jit_compile: Any = "auto",
+                run_eagerly: bool = False, **kwargs) -> None:
+        """Like keras.Model.compile; the optimizer is only used for specs without train_op.
+
+        `loss`/`metrics` belong to the model_fn (spec.loss, eval_metric_ops) and are rejected.
+        `jit_compile=True` compiles the model_fn's step with XLA; "auto" means no XLA, since
+        legacy model_fns often use ops XLA lacks.
+        """
+        for name in ("loss", "metrics", "loss_weights", "weighted_metrics"):
+            value = loss if name == "loss" else metrics if name == "metrics" else kwargs.get(name)
+            if value is not None:
+                raise ValueError(
+                    f"SpecModel.compile({name}=...) is not used: the model_fn defines the loss "
+                    "(EstimatorSpec.loss) and metrics (EstimatorSpec.eval_metric_ops). "
+                    f"Got {name}={value!r}.")
+        if run_eagerly:
+            raise ValueError(
+                "SpecModel.compile(run_eagerly=True) is not supported: a model_fn builds TF1 graph "
+                "code (variable scopes, collections, compat.v1 optimizers) that only runs traced. "
+                "To debug, use tf.print inside the model_fn.")
+        if jit_compile not in (True, False, "auto", None):
+            raise ValueError(f"jit_compile must be True, False or 'auto'; got {jit_compile!r}")
+        self._keras_optimizer = keras.optimizers.get(optimizer) if optimizer is not None else None
+        self._core_jit = jit_compile is True
+        self._cores = {}
+        super().compile(optimizer=self._keras_optimizer or "sgd",
+                        steps_per_execution=steps_per_execution, jit_compile=False, **{
+                            k: v for k, v in kwargs.items()
+                            if k not in ("loss_weights", "weighted_metrics")})
+
+    def _ensure_compiled(self) -> None:
+        if not self.compiled:
+            self.compile()
+
+    # -- Keras entry points ---------------------------------------------------------------------
+    def fit(self, *args, **kwargs):
+        self._ensure_compiled()
+        with _clear_xla_errors():
+            return super().fit(*args, **kwargs)
+
+    def evaluate(self, *args, **kwargs):
+        self._ensure_compiled()
+        with _clear_xla_errors():
+            return super().evaluate(*args, **kwargs)
+
+    def predict(self, *args, **kwargs):
+        self._ensure_compiled()
+        with _clear_xla_errors():
+            return super().predict(*args, **kwargs)
+
+    @property
+    def metrics(self):
+        return list(super().metrics) + list(self._bridge.metrics.values())
+
+    def reset_metrics(self):
+        super().reset_metrics()
+        self._world.reset_local_variables()
+
+    def call(self, *args, **kwargs):
+        raise NotImplementedError(
+            "SpecModel has no call(): a model_fn runs per mode. Use fit/evaluate/predict, or "
+            "export_saved_model for serving.")
+
+    # -- variables by TF1 name ---------------------------------------------------------------
+    @property
+    def global_step(self) -> keras.Variable:
+        return self._world.global_step
+
+    def get_variable_names(self) -> list[str]:
+        """TF1 names of every variable the model_fn created (as tf.train.list_variables shows)."""
+        return self._world.variable_names()
+
+    def get_variable_value(self, name: str):
+        """The current value (numpy) of the variable with TF1 name `name`."""
+        return self._world.variable(name).numpy()
+
+    # -- running the model_fn ----------------------------------------------------------------
+    def _run_model_fn(self, features: Any, labels: Any, mode: str) -> keras_spec.EstimatorSpec:
+        """Call the model_fn in the emulated TF1 world (inside a trace); returns the spec."""
+        with self._world.call(mode) as call:
+            optional = (keras_spec.validation.train_op_optional()
+                        if mode == ModeKeys.TRAIN else contextlib.nullcontext())
+            with optional:
+                raw = self._model_fn(features, labels, mode, static_batch_size(features))
+            spec = to_estimator_spec(raw, mode)
+            trainable = call.collection(tf.compat.v1.GraphKeys.TRAINABLE_VARIABLES)
+        return spec, call, trainable
+
+    def _eval_metric_ops_for(self, features: Any, labels: Any) -> dict:
+        spec, _, _ = self._run_model_fn(features, labels, ModeKeys.EVAL)
+        return spec.eval_metric_ops
+
+    def _core(self, mode: str) -> Callable:
+        core = self._cores.get(mode)
+        if core is None:
+            body = {ModeKeys.TRAIN: self._train_core, ModeKeys.EVAL: self._eval_core,
+                    ModeKeys.PREDICT: self._predict_core}[mode]
+            core = tf.function(body, jit_compile=self._core_jit or None, autograph=False,
+                               reduce_retracing=True)
+            self._cores[mode] = core
+        return core
+
+    def _summaries_out(self, mode: str, call: tf1_world.ModelFnCall) -> list:
+        self._summary_layout[mode] = [(s.kind, s.tag, s.options) for s in call.summaries]
+        return [s.tensor for s in call.summaries]
+
+    def _write_summaries(self, mode: str, tensors: list) -> None:
+        layout = self._summary_layout.get(mode, [])
+        if not layout:
+            return
+        recorded = [tf1_world.RecordedSummary(kind, tag, t, options)
+                    for (kind, tag, options), t in zip(layout, tensors)]
+        tf1_world.write_summaries(recorded, step=self._world.global_step.value)
+
+    def _train_core(self, features, labels):
+        optimizer = self._keras_optimizer
+        tape = tf.GradientTape() if optimizer is not None else contextlib.nullcontext()
+        with tape:
+            spec, call, trainable = self._run_model_fn(features, labels, ModeKeys.TRAIN)
+        loss = spec.loss
+        if spec.train_op is not None:
+            with tf.control_dependencies([spec.train_op]):
+                loss = tf.identity(loss)
+        elif optimizer is not None:
+            keras_vars = [self._world.keras_variable_for(v) for v in trainable]
+            grads = tape.gradient(loss, [v.value for v in keras_vars])
+            pairs = [(g, v) for g, v in zip(grads, keras_vars) if g is not None]
+            if not pairs:
+                raise ValueError("The TRAIN spec's loss does not depend on any trainable variable "
+                                 "of the model_fn; nothing to optimize.")
+            if not optimizer.built:
+                with tf.init_scope():
+                    optimizer.build([v for _, v in pairs])
+            optimizer.apply_gradients(pairs)
+            with tf.control_dependencies([loss]):
+                self._world.global_step.assign_add(1)
+        else:
+            raise ValueError(
+                "The TRAIN spec has no train_op and no optimizer was given. Either return "
+                "train_op from the model_fn (e.g. optimizer.minimize(loss, "
+                "global_step=tf.compat.v1.train.get_global_step())) or compile the SpecModel with "
+                "an optimizer: model.compile(optimizer=keras.optimizers.Adam(...)).")
+        return loss, self._summaries_out(ModeKeys.TRAIN, call)
+
+    def _eval_core(self, features, labels):
+        spec, call, _ = self._run_model_fn(features, labels, ModeKeys.EVAL)
+        logs = self._bridge.step(spec.eval_metric_ops, features, labels)
+        return spec.loss, logs, self._summaries_out(ModeKeys.EVAL, call)
+
+    def _predict_core(self, features):
+        spec, call, _ = self._run_model_fn(features, None, ModeKeys.PREDICT)
+        return spec.predictions
+
+    def train_step(self, data):
+        features, labels = split_features_labels(data)
+        loss, summaries = self._core(ModeKeys.TRAIN)(features, labels)
+        self._write_summaries(ModeKeys.TRAIN, summaries)
+        self._loss_tracker.update_state(loss)
+        return {"loss": self._loss_tracker.result()}
+
+    def test_step(self, data):
+        features, labels = split_features_labels(data)
+        loss, logs, summaries = self._core(ModeKeys.EVAL)(features, labels)
+        self._write_summaries(ModeKeys.EVAL, summaries)
+        self._loss_tracker.update_state(loss)
+        return {"loss": self._loss_tracker.result(), **logs}
+
+    def predict_step(self, data):
+        features, _ = split_features_labels(data)
+        return self._core(ModeKeys.PREDICT)(features)

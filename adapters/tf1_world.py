@@ -1,0 +1,406 @@
+"""TF1 graph emulation: the one place where a legacy model_fn's world is rebuilt.
+
+A tf.estimator model_fn expects a TF1 graph: `tf.compat.v1.get_variable` backed by a variable
+store, graph collections (GLOBAL/TRAINABLE/LOCAL variables, UPDATE_OPS, REGULARIZATION_LOSSES,
+GLOBAL_STEP), a global step, and `tf.compat.v1.summary.*` ops that a SummarySaverHook writes.
+Keras traces our step functions many times (fit traces twice, every mode once, every retrace
+again), so this module makes each model_fn call see that world afresh while every variable is
+created exactly once, tracked by the Keras model, and found again by its TF1 name.
+
+Everything that touches TensorFlow private modules lives in the `_tf_private_*` functions
+below (checked on TF 2.21.0).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+GraphKeys = tf.compat.v1.GraphKeys
+
+# Collections a model_fn call starts from empty and whose contents are put back afterwards:
+# the FuncGraph of a trace shares these lists by reference with the eager default graph.
+_LOCAL_COLLECTIONS = (GraphKeys.LOCAL_VARIABLES, GraphKeys.METRIC_VARIABLES)
+
+
+# --------------------------------------------------------------------------------------------
+# TensorFlow private modules (each wrapped once; checked on TF 2.21.0).
+# --------------------------------------------------------------------------------------------
+def _tf_private_variable_store_scope() -> contextlib.AbstractContextManager:
+    """A fresh v1 variable store for one model_fn call.
+
+    `tf.compat.v1.get_variable` inside a tf.function raises "Tensor.op is undefined when eager
+    execution is enabled" unless a `_VariableStore` is installed; TF has no public API for it.
+    Checked on TF 2.21.0 (tensorflow/python/ops/variable_scope.py).
+    """
+    from tensorflow.python.ops import variable_scope as vs  # pylint: disable=g-import-not-at-top
+
+    return vs.with_variable_store(vs._VariableStore())  # pylint: disable=protected-access
+
+
+def _tf_private_summary_module():
+    """The module whose functions back `tf.compat.v1.summary.*` (public API module object).
+
+    The public names live in a generated API module; patching its attributes is what redirects
+    a model_fn's `tf.compat.v1.summary.scalar(...)` calls. Checked on TF 2.21.0.
+    """
+    return tf.compat.v1.summary
+
+
+# --------------------------------------------------------------------------------------------
+# Summaries: recorded instead of emitted, so XLA never sees a summary op.
+# --------------------------------------------------------------------------------------------
+@dataclass
+class RecordedSummary:
+    """One `tf.compat.v1.summary.*` call of a model_fn: written later with tf.summary (v2)."""
+
+    kind: str  # scalar | histogram | image | audio | text
+    tag: str
+    tensor: tf.Tensor
+    options: dict = field(default_factory=dict)
+
+
+_SUMMARY_KINDS = ("scalar", "histogram", "image", "audio", "text")
+_summary_patch_lock = threading.Lock()
+_summary_patch_depth = 0
+_summary_originals: dict[str, Callable] = {}
+_active_calls = threading.local()
+
+
+def _current_call() -> "ModelFnCall | None":
+    stack = getattr(_active_calls, "stack", None)
+    return stack[-1] if stack else None
+
+
+def _summary_tag(name: str, family: str | None) -> str:
+    scope = tf.compat.v1.get_default_graph().get_name_scope()
+    parts = [p for p in (family, scope, name) if p]
+    return re.sub(r"[^A-Za-z0-9_.\-/]", "_", "/".join(parts))
+
+
+def _make_summary_recorder(kind: str, original: Callable) -> Callable:
+    def record(name, tensor, *args, **kwargs):
+        call = _current_call()
+        if call is None:  # not inside a model_fn run by keras-spec: behave as TF does
+            return original(name, tensor, *args, **kwargs)
+        options = {}
+        if kind == "image":
+            options["max_outputs"] = args[0] if args else kwargs.get("max_outputs", 3)
+        if kind == "audio":
+            options["sample_rate"] = args[0] if args else kwargs["sample_rate"]
+            options["max_outputs"] = args[1] if len(args) > 1 else kwargs.get("max_outputs", 3)
+        family = kwargs.get("family")
+        call.summaries.append(RecordedSummary(kind, _summary_tag(name, family),
+                                              tf.convert_to_tensor(tensor), options))
+        return tf.constant(b"", name=None)
+
+    record.__name__ = f"keras_spec_recorded_{kind}"
+    return record
+
+
+def _merge_placeholder(*args, **kwargs):
+    """merge/merge_all return a serialized Summary; the recorded summaries are written instead."""
+    call = _current_call()
+    if call is None:
+        name = "merge_all" if not args or isinstance(args[0], str) else "merge"
+        return _summary_originals[name](*args, **kwargs)
+    return tf.constant(b"")
+
+
+@contextlib.contextmanager
+def _summaries_recorded() -> Iterator[None]:
+    """Redirect tf.compat.v1.summary.* to recorders while any model_fn call is active."""
+    global _summary_patch_depth
+    module = _tf_private_summary_module()
+    with _summary_patch_lock:
+        if _summary_patch_depth == 0:
+            for kind in _SUMMARY_KINDS:
+                _summary_originals[kind] = getattr(module, kind)
+                setattr(module, kind, _make_summary_recorder(kind, _summary_originals[kind]))
+            for name in ("merge", "merge_all"):
+                _summary_originals[name] = getattr(module, name)
+                setattr(module, name, _merge_placeholder)
+        _summary_patch_depth += 1
+    try:
+        yield
+    finally:
+        with _summary_patch_lock:
+            _summary_patch_depth -= 1
+            if _summary_patch_depth == 0:
+                for name, fn in _summary_originals.items():
+                    setattr(module, name, fn)
+                _summary_originals.clear()
+
+
+def write_summaries(summaries: list[RecordedSummary], step: tf.Tensor) -> None:
+    """Write recorded TF1 summaries to the default tf.summary writer, if one is active.
+
+    Called outside the (possibly XLA-compiled) core step. Without a default writer (Keras's
+    TensorBoard callback sets one when update_freq is not 'epoch') nothing is written, just as
+    a TF1 summary op did nothing unless a SummarySaverHook ran it.
+    """
+    if not summaries or tf.get_static_value(tf.summary.should_record_summaries()) is False:
+        return  # no default writer (or recording switched off): a summary op would do nothing
+    explicit = tf.summary.experimental.get_step()
+    step = explicit if explicit is not None else step
+    for s in summaries:
+        if s.kind == "scalar":
+            tf.summary.scalar(s.tag, tf.reshape(s.tensor, []), step=step)
+        elif s.kind == "histogram":
+            tf.summary.histogram(s.tag, s.tensor, step=step)
+        elif s.kind == "image":
+            tf.summary.image(s.tag, s.tensor, step=step, max_outputs=s.options["max_outputs"])
+        elif s.kind == "audio":
+            tf.summary.audio(s.tag, s.tensor, s.options["sample_rate"], step=step,
+                             max_outputs=s.options["max_outputs"])
+        elif s.kind == "text":
+            tf.summary.text(s.tag, s.tensor, step=step)
+
+
+# --------------------------------------------------------------------------------------------
+# Variables
+# --------------------------------------------------------------------------------------------
+class VariableCreationError(ValueError):
+    """A model_fn variable could not be created outside the traced step."""
+
+
+@dataclass
+class ModelFnCall:
+    """What one model_fn call saw and produced in the emulated TF1 world."""
+
+    mode: str
+    graph: Any
+    summaries: list[RecordedSummary] = field(default_factory=list)
+    occurrences: dict = field(default_factory=dict)
+    created: list = field(default_factory=list)  # keras.Variables created during this call
+
+    def collection(self, key: str) -> list:
+        return list(self.graph.get_collection(key))
+
+
+def _eager_initial_value(initial_value: Any, tf1_name: str) -> tf.Tensor:
+    """Evaluate a variable's initial value eagerly (we create variables under init_scope)."""
+    if callable(initial_value):
+        with tf.init_scope():
+            value = initial_value()
+    else:
+        value = initial_value
+    if isinstance(value, tf.Variable):
+        with tf.init_scope():
+            return tf.convert_to_tensor(value.read_value())
+    if hasattr(value, "numpy") and tf.executing_eagerly():
+        return tf.convert_to_tensor(value)
+    if isinstance(value, tf.Tensor) and not hasattr(value, "numpy"):
+        static = tf.get_static_value(value)
+        if static is None:
+            raise VariableCreationError(
+                f"Variable '{tf1_name}': its initial value is a graph tensor computed from other "
+                f"values ({value}); keras-spec creates variables once, outside the traced step, and "
+                "cannot evaluate it there. Give the variable an initializer (e.g. "
+                "tf.compat.v1.get_variable(..., initializer=...)) or a constant initial value.")
+        return tf.constant(static)
+    with tf.init_scope():
+        return tf.convert_to_tensor(value)
+
+
+def _keras_aggregation(aggregation) -> str:
+    mapping = {
+        tf.VariableAggregation.NONE: "none",
+        tf.VariableAggregation.SUM: "sum",
+        tf.VariableAggregation.MEAN: "mean",
+        tf.VariableAggregation.ONLY_FIRST_REPLICA: "only_first_replica",
+    }
+    return mapping.get(aggregation, "none")
+
+
+def _keras_synchronization(synchronization) -> str:
+    mapping = {
+        tf.VariableSynchronization.AUTO: "auto",
+        tf.VariableSynchronization.NONE: "none",
+        tf.VariableSynchronization.ON_WRITE: "on_write",
+        tf.VariableSynchronization.ON_READ: "on_read",
+    }
+    return mapping.get(synchronization, "auto")
+
+
+def make_named_variable(tf1_name: str, value: tf.Tensor, trainable: bool,
+                        aggregation: str = "none", synchronization: str = "auto") -> keras.Variable:
+    """A keras.Variable whose underlying tf.Variable carries the exact TF1 name.
+
+    Keras forbids '/' in variable names, so the last path part is the Keras name and the prefix
+    comes from an absolute name scope: checkpoints and optimizer slots (`<name>/Adam`) then see
+    the TF1 name.
+    """
+    prefix, _, last = tf1_name.rpartition("/")
+    dtype = keras.backend.standardize_dtype(value.dtype.name)
+    with tf.init_scope():
+        scope = tf.name_scope(prefix + "/") if prefix else contextlib.nullcontext()
+        with scope:
+            return keras.Variable(initializer=lambda shape, dtype: value, shape=value.shape,
+                                  dtype=dtype, trainable=trainable, name=last,
+                                  aggregation=aggregation, synchronization=synchronization)
+
+
+class TF1World:
+    """Per-model TF1 state: every variable by TF1 name, the global step, local variables.
+
+    `call(mode)` enters the emulated world for one model_fn call (inside a traced function);
+    variables requested there are created once (eagerly, under init_scope) and handed back on
+    every later call by their key: the full TF1 name for TF1-style variables (get_variable,
+    compat.v1 metrics, optimizer slots) and (name, occurrence in this call) for TF2/Keras
+    variables, whose name scopes carry Keras's ever-growing layer counters.
+    """
+
+    def __init__(self, track_variable: Callable[[keras.Variable], None]):
+        self._track_variable = track_variable
+        self._lock = threading.RLock()
+        self._by_key: dict[tuple, keras.Variable] = {}
+        self._by_name: dict[str, keras.Variable] = {}
+        self._local_initial: dict[str, np.ndarray] = {}
+        self._creating = threading.local()
+        self.global_step = make_named_variable(
+            "global_step", tf.constant(0, tf.int64), trainable=False,
+            aggregation="only_first_replica")
+        self._register(self.global_step)
+
+    # -- lookups ------------------------------------------------------------------------------
+    def _register(self, variable: keras.Variable) -> None:
+        self._by_name[variable.value.name.split(":")[0]] = variable
+        self._track_variable(variable)
+
+    def variable_names(self) -> list[str]:
+        return sorted(self._by_name)
+
+    def variable(self, name: str) -> keras.Variable:
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise ValueError(
+                f"No variable named '{name}'. Known variables: {self.variable_names()}") from None
+
+    def keras_variable_for(self, tf_variable: tf.Variable) -> keras.Variable:
+        """The tracked keras.Variable behind a tf.Variable handed to the model_fn."""
+        return self._by_name[tf_variable.name.split(":")[0]]
+
+    def variables(self) -> list[keras.Variable]:
+        return list(self._by_name.values())
+
+    def reset_local_variables(self) -> None:
+        """Re-initialize LOCAL_VARIABLES (metric state), as Estimator's local_init_op did."""
+        for name, initial in self._local_initial.items():
+            self._by_name[name].assign(initial)
+
+    # -- the emulated world for one call ------------------------------------------------------
+    @contextlib.contextmanager
+    def call(self, mode: str) -> Iterator[ModelFnCall]:
+        graph = tf.compat.v1.get_default_graph()
+        if not getattr(graph, "building_function", False):
+            raise RuntimeError("TF1World.call must run inside a traced function (tf.function).")
+        state = ModelFnCall(mode=mode, graph=graph)
+        saved = {key: list(graph.get_collection(key)) for key in graph.get_all_collection_keys()}
+        for key in saved:
+            del graph.get_collection_ref(key)[:]
+        stack = getattr(_active_calls, "stack", None)
+        if stack is None:
+            stack = _active_calls.stack = []
+        stack.append(state)
+        try:
+            with contextlib.ExitStack() as ctx:
+                ctx.enter_context(_summaries_recorded())
+                ctx.enter_context(_tf_private_variable_store_scope())
+                ctx.enter_context(tf.compat.v1.variable_scope(
+                    tf.compat.v1.VariableScope(reuse=tf.compat.v1.AUTO_REUSE, name=""),
+                    auxiliary_name_scope=False))
+                ctx.enter_context(tf.variable_creator_scope(
+                    lambda next_creator, **kw: self._creator(state, next_creator, **kw)))
+                gs = self.global_step.value
+                graph.add_to_collection(GraphKeys.GLOBAL_STEP, gs)
+                graph.add_to_collection(GraphKeys.GLOBAL_VARIABLES, gs)
+                yield state
+        finally:
+            stack.pop()
+            for key in graph.get_all_collection_keys():
+                ref = graph.get_collection_ref(key)
+                ref[:] = saved.get(key, [])
+
+    def _creator(self, state: ModelFnCall, next_creator, **kwargs):
+        if getattr(self._creating, "active", False):
+            return next_creator(**kwargs)
+        is_v1 = "collections" in kwargs or "use_resource" in kwargs
+        requested = kwargs.get("name") or "Variable"
+        # A trailing "/" marks an absolute name (compat.v1 slot creators use get_variable("")).
+        absolute = requested.endswith("/")
+        requested = requested.rstrip("/") or "Variable"
+        graph = state.graph
+        name_scope = graph.get_name_scope()
+        if is_v1:
+            if name_scope and not absolute:  # relative to the variable scope (compat.v1 metrics, v1 Variable)
+                var_scope = tf.compat.v1.get_variable_scope().name
+                tf1_name = f"{var_scope}/{requested}" if var_scope else requested
+            else:  # get_variable and slot creators pass the full name under name_scope(None)
+                tf1_name = requested
+            key_name = tf1_name
+        else:
+            tf1_name = f"{name_scope}/{requested}" if name_scope else requested
+            key_name = requested
+        count = state.occurrences.get(key_name, 0)
+        state.occurrences[key_name] = count + 1
+        key = (key_name, count)
+        with self._lock:
+            variable = self._by_key.get(key)
+            if variable is None:
+                variable = self._create(tf1_name, kwargs)
+                self._by_key[key] = variable
+                state.created.append(variable)
+        tf_variable = variable.value
+        trainable = variable.trainable
+        collections = kwargs.get("collections")
+        if collections is None:
+            collections = [GraphKeys.GLOBAL_VARIABLES]
+            if trainable:
+                collections = collections + [GraphKeys.TRAINABLE_VARIABLES]
+        elif trainable and GraphKeys.TRAINABLE_VARIABLES not in collections:
+            collections = list(collections) + [GraphKeys.TRAINABLE_VARIABLES]
+        graph.add_to_collections(list(dict.fromkeys(collections)), tf_variable)
+        return tf_variable
+
+    def _create(self, tf1_name: str, kwargs: dict) -> keras.Variable:
+        tf1_name = self._unique_name(tf1_name)
+        synchronization = kwargs.get("synchronization") or tf.VariableSynchronization.AUTO
+        trainable = kwargs.get("trainable")
+        if trainable is None:
+            trainable = synchronization != tf.VariableSynchronization.ON_READ
+        value = _eager_initial_value(kwargs.get("initial_value"), tf1_name)
+        dtype = kwargs.get("dtype")
+        if dtype is not None:
+            dtype = tf.as_dtype(dtype).base_dtype
+            if value.dtype != dtype:
+                value = tf.cast(value, dtype)
+        self._creating.active = True
+        try:
+            variable = make_named_variable(
+                tf1_name, value, trainable=bool(trainable),
+                aggregation=_keras_aggregation(kwargs.get("aggregation")),
+                synchronization=_keras_synchronization(synchronization))
+        finally:
+            self._creating.active = False
+        self._register(variable)
+        collections = kwargs.get("collections") or ()
+        if any(c in _LOCAL_COLLECTIONS for c in collections):
+            self._local_initial[variable.value.name.split(":")[0]] = value.numpy()
+        return variable
+
+    def _unique_name(self, tf1_name: str) -> str:
+        if tf1_name not in self._by_name:
+            return tf1_name
+        i = 1
+        while f"{tf1_name}_{i}" in self._by_name:
+            i += 1
+        return f"{tf1_name}_{i}"
