@@ -78,6 +78,9 @@ class MetricBridge:
         self._remember_signature(features, labels)
         sources = {t.op for t in tf.nest.flatten((features, labels)) if isinstance(t, tf.Tensor)}
         updates, values = [], {}
+        if "loss" in eval_metric_ops:
+            raise ValueError("eval_metric_ops must not have a key named 'loss': evaluate() "
+                             "reports the spec's loss under that name (tf.estimator refused it too).")
         for key in sorted(eval_metric_ops):
             entry = eval_metric_ops[key]
             if key not in self.metrics:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import re
+import warnings
 from typing import Any, Callable
 
 import keras
@@ -129,6 +130,18 @@ class SpecModel(keras.Model):
     # -- Keras entry points ---------------------------------------------------------------------
     def fit(self, *args, **kwargs):
         self._ensure_compiled()
+        steps = kwargs.get("steps_per_epoch")
+        if steps and self.steps_per_execution > 1 and steps % self.steps_per_execution:
+            warnings.warn(
+                f"steps_per_epoch={steps} is not a multiple of steps_per_execution="
+                f"{self.steps_per_execution}: Keras runs whole executions, so each epoch runs "
+                f"{-(-steps // self.steps_per_execution) * self.steps_per_execution} steps on a "
+                "repeated dataset.", stacklevel=2)
+        x = args[0] if args else kwargs.get("x")
+        if isinstance(x, tf.data.Dataset) and self.distribute_strategy.num_replicas_in_sync == 1:
+            # Variables exist before callbacks run (BackupAndRestore, ModelCheckpoint restores);
+            # the traced core is reused by Keras's own first step.
+            self.build_variables(x, ModeKeys.TRAIN)
         with _clear_xla_errors():
             return super().fit(*args, **kwargs)
 
@@ -154,6 +167,24 @@ class SpecModel(keras.Model):
         raise NotImplementedError(
             "SpecModel has no call(): a model_fn runs per mode. Use fit/evaluate/predict, or "
             "export_saved_model for serving.")
+
+    # -- building variables before the first step -------------------------------------------
+    def build_variables(self, data: Any, mode: str = ModeKeys.TRAIN) -> list[str]:
+        """Create the model_fn's variables for `mode` without running a step.
+
+        `data` is a tf.data.Dataset (or its element_spec) shaped like the input of fit/evaluate/
+        predict. Needed before `load_weights`/checkpoint restore into a fresh model, since the
+        model_fn creates its variables on first use. Returns the TF1 variable names.
+        """
+        self._ensure_compiled()
+        spec = data.element_spec if isinstance(data, tf.data.Dataset) else data
+        features, labels = split_features_labels(spec)
+        core = self._core(mode)
+        if mode == ModeKeys.PREDICT:
+            core.get_concrete_function(features)
+        else:
+            core.get_concrete_function(features, labels)
+        return self.get_variable_names()
 
     # -- variables by TF1 name ---------------------------------------------------------------
     @property
@@ -189,7 +220,10 @@ class SpecModel(keras.Model):
         if core is None:
             body = {ModeKeys.TRAIN: self._train_core, ModeKeys.EVAL: self._eval_core,
                     ModeKeys.PREDICT: self._predict_core}[mode]
-            core = tf.function(body, jit_compile=self._core_jit or None, autograph=False,
+            # PREDICT is never XLA-compiled: PREDICT specs commonly build string export outputs
+            # (class names) that XLA has no kernels for, and XLA compiles dead ops too.
+            jit = self._core_jit and mode != ModeKeys.PREDICT
+            core = tf.function(body, jit_compile=jit or None, autograph=False,
                                reduce_retracing=True)
             self._cores[mode] = core
         return core
@@ -204,7 +238,7 @@ class SpecModel(keras.Model):
             return
         recorded = [tf1_world.RecordedSummary(kind, tag, t, options)
                     for (kind, tag, options), t in zip(layout, tensors)]
-        tf1_world.write_summaries(recorded, step=self._world.global_step.value)
+        tf1_world.write_summaries(recorded, step=self._world.global_step.value.read_value())
 
     def _train_core(self, features, labels):
         optimizer = self._keras_optimizer

@@ -148,8 +148,12 @@ def write_summaries(summaries: list[RecordedSummary], step: tf.Tensor) -> None:
     """
     if not summaries or tf.get_static_value(tf.summary.should_record_summaries()) is False:
         return  # no default writer (or recording switched off): a summary op would do nothing
+    # TF1 summaries were written at the global step. A step the user set as a variable
+    # (tf.summary.experimental.set_step(v)) wins; Keras's TensorBoard sets a Python int, which
+    # a traced step would freeze at its trace-time value, so that one is ignored.
     explicit = tf.summary.experimental.get_step()
-    step = explicit if explicit is not None else step
+    if isinstance(explicit, (tf.Variable, tf.Tensor)) or hasattr(explicit, "value"):
+        step = explicit
     for s in summaries:
         if s.kind == "scalar":
             tf.summary.scalar(s.tag, tf.reshape(s.tensor, []), step=step)
