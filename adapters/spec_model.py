@@ -138,6 +138,8 @@ class SpecModel(keras.Model):
                 f"{-(-steps // self.steps_per_execution) * self.steps_per_execution} steps on a "
                 "repeated dataset.", stacklevel=2)
         x = args[0] if args else kwargs.get("x")
+        if isinstance(x, tf.data.Dataset):
+            kwargs.setdefault("shuffle", False)  # an input_fn's dataset is shuffled by its author
         if isinstance(x, tf.data.Dataset) and self.distribute_strategy.num_replicas_in_sync == 1:
             # Variables exist before callbacks run (BackupAndRestore, ModelCheckpoint restores);
             # the traced core is reused by Keras's own first step.

@@ -14,6 +14,7 @@ below (checked on TF 2.21.0).
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 import threading
 from dataclasses import dataclass, field
@@ -55,7 +56,8 @@ def _tf_private_summary_module():
 
 
 # --------------------------------------------------------------------------------------------
-# Summaries: recorded instead of emitted, so XLA never sees a summary op.
+# Redirected TF1 entry points: summaries are recorded instead of emitted (so XLA never sees a
+# summary op), and compat.v1 optimizers do not update outside TRAIN.
 # --------------------------------------------------------------------------------------------
 @dataclass
 class RecordedSummary:
@@ -68,9 +70,6 @@ class RecordedSummary:
 
 
 _SUMMARY_KINDS = ("scalar", "histogram", "image", "audio", "text")
-_summary_patch_lock = threading.Lock()
-_summary_patch_depth = 0
-_summary_originals: dict[str, Callable] = {}
 _active_calls = threading.local()
 
 
@@ -85,7 +84,7 @@ def _summary_tag(name: str, family: str | None) -> str:
     return re.sub(r"[^A-Za-z0-9_.\-/]", "_", "/".join(parts))
 
 
-def _make_summary_recorder(kind: str, original: Callable) -> Callable:
+def _summary_recorder(kind: str, original: Callable) -> Callable:
     def record(name, tensor, *args, **kwargs):
         call = _current_call()
         if call is None:  # not inside a model_fn run by keras-spec: behave as TF does
@@ -99,44 +98,78 @@ def _make_summary_recorder(kind: str, original: Callable) -> Callable:
         family = kwargs.get("family")
         call.summaries.append(RecordedSummary(kind, _summary_tag(name, family),
                                               tf.convert_to_tensor(tensor), options))
-        return tf.constant(b"", name=None)
+        return tf.constant(b"")
 
     record.__name__ = f"keras_spec_recorded_{kind}"
     return record
 
 
-def _merge_placeholder(*args, **kwargs):
+def _merge_placeholder(original: Callable) -> Callable:
     """merge/merge_all return a serialized Summary; the recorded summaries are written instead."""
-    call = _current_call()
-    if call is None:
-        name = "merge_all" if not args or isinstance(args[0], str) else "merge"
-        return _summary_originals[name](*args, **kwargs)
-    return tf.constant(b"")
+    def merge(*args, **kwargs):
+        if _current_call() is None:
+            return original(*args, **kwargs)
+        return tf.constant(b"")
+    return merge
+
+
+def _apply_gradients_guard(original: Callable) -> Callable:
+    """compat.v1 optimizers apply nothing when the model_fn runs for EVAL or PREDICT.
+
+    Many model_fns build `train_op` in every mode and return it with one EstimatorSpec call.
+    A TF1 session ran only what was fetched, so tf.estimator never trained during evaluate();
+    a traced Keras step runs every stateful op, so the update is replaced by a no-op here.
+    """
+    def apply_gradients(self, grads_and_vars, global_step=None, name=None):
+        call = _current_call()
+        if call is not None and call.mode != "train":
+            return tf.no_op(name=name or "skipped_apply_gradients")
+        return original(self, grads_and_vars, global_step=global_step, name=name)
+    return apply_gradients
+
+
+def _patch_targets() -> list:
+    """(owner, attribute, replacement factory) for every TF entry point a call redirects.
+
+    The summary functions live in the generated public API module `tf.compat.v1.summary`; the
+    optimizer base class is `tf.compat.v1.train.Optimizer`. Checked on TF 2.21.0.
+    """
+    module = _tf_private_summary_module()
+    targets = [(module, kind, functools.partial(_summary_recorder, kind)) for kind in _SUMMARY_KINDS]
+    targets += [(module, name, _merge_placeholder) for name in ("merge", "merge_all")]
+    targets.append((tf.compat.v1.train.Optimizer, "apply_gradients", _apply_gradients_guard))
+    return targets
+
+
+_patch_lock = threading.Lock()
+_patch_depth = 0
+_patch_originals: list = []
 
 
 @contextlib.contextmanager
-def _summaries_recorded() -> Iterator[None]:
-    """Redirect tf.compat.v1.summary.* to recorders while any model_fn call is active."""
-    global _summary_patch_depth
-    module = _tf_private_summary_module()
-    with _summary_patch_lock:
-        if _summary_patch_depth == 0:
-            for kind in _SUMMARY_KINDS:
-                _summary_originals[kind] = getattr(module, kind)
-                setattr(module, kind, _make_summary_recorder(kind, _summary_originals[kind]))
-            for name in ("merge", "merge_all"):
-                _summary_originals[name] = getattr(module, name)
-                setattr(module, name, _merge_placeholder)
-        _summary_patch_depth += 1
+def _tf1_entry_points_redirected() -> Iterator[None]:
+    """Install the redirections while any model_fn call is active (reference counted).
+
+    Each replacement falls back to TensorFlow's own function outside a keras-spec call, so
+    other code in the process (or another thread) is unaffected.
+    """
+    global _patch_depth
+    with _patch_lock:
+        if _patch_depth == 0:
+            for owner, attr, factory in _patch_targets():
+                original = getattr(owner, attr)
+                _patch_originals.append((owner, attr, original))
+                setattr(owner, attr, factory(original))
+        _patch_depth += 1
     try:
         yield
     finally:
-        with _summary_patch_lock:
-            _summary_patch_depth -= 1
-            if _summary_patch_depth == 0:
-                for name, fn in _summary_originals.items():
-                    setattr(module, name, fn)
-                _summary_originals.clear()
+        with _patch_lock:
+            _patch_depth -= 1
+            if _patch_depth == 0:
+                for owner, attr, original in reversed(_patch_originals):
+                    setattr(owner, attr, original)
+                _patch_originals.clear()
 
 
 def write_summaries(summaries: list[RecordedSummary], step: tf.Tensor) -> None:
@@ -191,26 +224,24 @@ class ModelFnCall:
 
 def _eager_initial_value(initial_value: Any, tf1_name: str) -> tf.Tensor:
     """Evaluate a variable's initial value eagerly (we create variables under init_scope)."""
-    if callable(initial_value):
-        with tf.init_scope():
-            value = initial_value()
-    else:
-        value = initial_value
-    if isinstance(value, tf.Variable):
-        with tf.init_scope():
-            return tf.convert_to_tensor(value.read_value())
-    if hasattr(value, "numpy") and tf.executing_eagerly():
-        return tf.convert_to_tensor(value)
-    if isinstance(value, tf.Tensor) and not hasattr(value, "numpy"):
-        static = tf.get_static_value(value)
+    if isinstance(initial_value, tf.Tensor) and not hasattr(initial_value, "numpy"):
+        # A graph tensor of the trace (get_variable(initializer=tf.constant(...))).
+        static = tf.get_static_value(initial_value)
         if static is None:
             raise VariableCreationError(
                 f"Variable '{tf1_name}': its initial value is a graph tensor computed from other "
-                f"values ({value}); keras-spec creates variables once, outside the traced step, and "
-                "cannot evaluate it there. Give the variable an initializer (e.g. "
-                "tf.compat.v1.get_variable(..., initializer=...)) or a constant initial value.")
-        return tf.constant(static)
+                f"values ({initial_value}); keras-spec creates variables once, outside the traced "
+                "step, and cannot evaluate it there. Give the variable an initializer (e.g. "
+                "tf.compat.v1.get_variable(..., initializer=tf.compat.v1.constant_initializer(...)))"
+                " or a constant initial value.")
+        with tf.init_scope():
+            return tf.constant(static, dtype=initial_value.dtype)
     with tf.init_scope():
+        value = initial_value() if callable(initial_value) else initial_value
+        if isinstance(value, tf.Variable):
+            value = value.read_value()
+        if isinstance(value, tf.Tensor) and not hasattr(value, "numpy"):
+            return _eager_initial_value(value, tf1_name)
         return tf.convert_to_tensor(value)
 
 
@@ -317,7 +348,7 @@ class TF1World:
         stack.append(state)
         try:
             with contextlib.ExitStack() as ctx:
-                ctx.enter_context(_summaries_recorded())
+                ctx.enter_context(_tf1_entry_points_redirected())
                 ctx.enter_context(_tf_private_variable_store_scope())
                 ctx.enter_context(tf.compat.v1.variable_scope(
                     tf.compat.v1.VariableScope(reuse=tf.compat.v1.AUTO_REUSE, name=""),
