@@ -48,14 +48,11 @@ def run_case(name: str, steps_per_execution: int = 1, jit_compile: bool = False)
     case = make_case(name)
     model = SpecModel(case["model_fn"], params=case["params"])
     model.compile(steps_per_execution=steps_per_execution, jit_compile=jit_compile)
-    if steps_per_execution == 1:
-        # One step per epoch: History then holds each step's forward loss, which is what
-        # tf.estimator fetched together with train_op.
-        history = model.fit(train_dataset(case), epochs=case["train_steps"], steps_per_epoch=1,
-                            verbose=0)
-    else:
-        history = model.fit(train_dataset(case), epochs=1, steps_per_epoch=case["train_steps"],
-                            verbose=0)
+    # One execution per epoch: History then holds the mean forward loss of those steps (with
+    # steps_per_execution 1, each step's loss, which tf.estimator fetched with train_op).
+    assert case["train_steps"] % steps_per_execution == 0
+    history = model.fit(train_dataset(case), epochs=case["train_steps"] // steps_per_execution,
+                        steps_per_epoch=steps_per_execution, verbose=0)
     evaluation = model.evaluate(eval_dataset(case), return_dict=True, verbose=0)
     predictions = model.predict(predict_dataset(case), verbose=0)
     return dict(model=model, case=case, train_losses=history.history["loss"],
