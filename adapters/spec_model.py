@@ -188,6 +188,25 @@ class SpecModel(keras.Model):
             core.get_concrete_function(features, labels)
         return self.get_variable_names()
 
+    # -- export -------------------------------------------------------------------------------
+    def export_saved_model(self, export_dir_base: str, serving_input_receiver_fn: Callable,
+                           assets_extra: dict | None = None, as_text: bool = False,
+                           experimental_mode: str = ModeKeys.PREDICT) -> str:
+        """Write a SavedModel whose signatures are the PREDICT spec's export_outputs.
+
+        Returns the new timestamped directory under export_dir_base (as Estimator did).
+        """
+        from adapters import saved_model_export  # pylint: disable=g-import-not-at-top
+
+        return saved_model_export.export_saved_model(
+            self, export_dir_base, serving_input_receiver_fn, assets_extra=assets_extra,
+            as_text=as_text, experimental_mode=experimental_mode)
+
+    def _export_spec(self, features: Any) -> keras_spec.EstimatorSpec:
+        """The PREDICT spec for the serving graph (called inside the export's graph)."""
+        spec, _, _ = self._run_model_fn(features, None, ModeKeys.PREDICT)
+        return spec
+
     # -- variables by TF1 name ---------------------------------------------------------------
     @property
     def global_step(self) -> keras.Variable:
