@@ -117,7 +117,8 @@ def trained():
     evaluation = model.evaluate(eval_ds(), return_dict=True, verbose=0)
     predictions = [model.predict(predict_ds(), verbose=0)["logits"] for _ in range(2)]
     moving_mean_after_predict = model.get_variable_value("batch_normalization/moving_mean")
-    return dict(moving_mean_after_predict=moving_mean_after_predict, model=model, initial=initial, history=history.history, evaluation=evaluation,
+    return dict(model=model, initial=initial, history=history.history, evaluation=evaluation,
+                moving_mean_after_predict=moving_mean_after_predict,
                 names_after_fit=names_after_fit, weights_after_fit=weights_after_fit,
                 bn_after_fit=bn_after_fit, predictions=predictions)
 
