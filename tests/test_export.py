@@ -198,3 +198,21 @@ def test_model_fn_ops_output_alternatives_export_as_text(tmp_path):
     assert sorted(loaded.signatures) == ["head", "serving_default"]
     out = loaded.signatures["head"](inputs=tf.constant(serialized_examples([[1.0], [4.0]])))
     np.testing.assert_allclose(out["outputs"].numpy(), [2.0, 8.0])
+
+
+def test_saved_model_cli_lists_signatures_and_methods(trained):
+    name, _, exports = trained
+    if name != "mlp_classifier":
+        pytest.skip("one case is enough for the CLI check")
+    cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
+    done = subprocess.run([cli, "show", "--all", "--dir", exports["export_parsing"]],
+                          capture_output=True, text=True, timeout=300,
+                          env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    assert done.returncode == 0, done.stderr[-2000:]
+    for key, method in (("predict", "tensorflow/serving/predict"),
+                        ("regression", "tensorflow/serving/regress"),
+                        ("serving_default", "tensorflow/serving/classify")):
+        block = done.stdout.split(f"signature_def['{key}']:")[1].split("signature_def[")[0]
+        assert f"Method name is: {method}" in block, key
+    assert "inputs['inputs'] tensor_info" in done.stdout
+    assert "outputs['classes'] tensor_info" in done.stdout
