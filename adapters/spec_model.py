@@ -29,6 +29,17 @@ from adapters.run_config import RunConfig
 _UNSET = object()
 
 
+def _keras_layers_in(value: Any) -> list:
+    """Keras layers (and models) in params, through dicts, lists and tuples."""
+    if isinstance(value, keras.Layer):
+        return [value]
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, (list, tuple)):
+        return [layer for v in value for layer in _keras_layers_in(v)]
+    return []
+
+
 class XlaCompilationError(RuntimeError):
     """The model_fn uses an op XLA cannot compile."""
 
@@ -81,6 +92,10 @@ class SpecModel(keras.Model):
         self._core_jit = False
         self._cores: dict[str, Any] = {}
         self._summary_layout: dict[str, list] = {}
+        # Keras layers built before they were put in params own variables made outside the
+        # model_fn: track them so they are trained by a compiled optimizer and saved. (Unbuilt
+        # ones are built inside the model_fn, where their variables become model_fn variables.)
+        self._params_layers = [layer for layer in _keras_layers_in(params) if layer.built]
         self.built = True
 
     # -- configuration -------------------------------------------------------------------------
@@ -124,6 +139,14 @@ class SpecModel(keras.Model):
                             if k not in ("loss_weights", "weighted_metrics")})
 
     def _ensure_compiled(self) -> None:
+        replicas = self.distribute_strategy.num_replicas_in_sync
+        if replicas > 1:
+            # Not yet: compat.v1 optimizers need the estimator loss scaling across replicas and
+            # the metric bridge reads SyncOnRead metric variables in cross-replica context.
+            raise NotImplementedError(
+                f"SpecModel does not run under a strategy with {replicas} replicas yet "
+                "(cross-replica gradient scaling and metric aggregation for model_fns are not "
+                "implemented). Build the SpecModel outside strategy.scope() to run on one device.")
         if not self.compiled:
             self.compile()
 
@@ -182,6 +205,8 @@ class SpecModel(keras.Model):
         spec = data.element_spec if isinstance(data, tf.data.Dataset) else data
         features, labels = split_features_labels(spec)
         core = self._core(mode)
+        if not hasattr(core, "get_concrete_function"):
+            return self.get_variable_names()  # several replicas: built by the first step
         if mode == ModeKeys.PREDICT:
             core.get_concrete_function(features)
         else:
@@ -244,8 +269,17 @@ class SpecModel(keras.Model):
             # PREDICT is never XLA-compiled: PREDICT specs commonly build string export outputs
             # (class names) that XLA has no kernels for, and XLA compiles dead ops too.
             jit = self._core_jit and mode != ModeKeys.PREDICT
-            core = tf.function(body, jit_compile=jit or None, autograph=False,
-                               reduce_retracing=True)
+            if self.distribute_strategy.num_replicas_in_sync > 1:
+                # Replicas synchronize inside the model_fn (compat.v1 optimizers' merge_call),
+                # which a nested tf.function cannot contain: run the body in Keras's step.
+                if jit:
+                    raise ValueError(
+                        "jit_compile=True is not supported with several replicas: compile with "
+                        "jit_compile=False under a distribution strategy.")
+                core = body
+            else:
+                core = tf.function(body, jit_compile=jit or None, autograph=False,
+                                   reduce_retracing=True)
             self._cores[mode] = core
         return core
 
@@ -271,7 +305,7 @@ class SpecModel(keras.Model):
             with tf.control_dependencies([spec.train_op]):
                 loss = tf.identity(loss)
         elif optimizer is not None:
-            keras_vars = [self._world.keras_variable_for(v) for v in trainable]
+            keras_vars = self._variables_to_train(trainable, tape.watched_variables())
             grads = tape.gradient(loss, [v.value for v in keras_vars])
             pairs = [(g, v) for g, v in zip(grads, keras_vars) if g is not None]
             if not pairs:
@@ -290,6 +324,31 @@ class SpecModel(keras.Model):
                 "global_step=tf.compat.v1.train.get_global_step())) or compile the SpecModel with "
                 "an optimizer: model.compile(optimizer=keras.optimizers.Adam(...)).")
         return loss, self._summaries_out(ModeKeys.TRAIN, call)
+
+    def _variables_to_train(self, trainable: list, watched: tuple) -> list:
+        """The keras.Variables the compiled optimizer updates.
+
+        The call's TRAINABLE_VARIABLES collection holds what the model_fn requested in this
+        call; a Keras layer object reused across calls (passed in params, or held by the model)
+        requests nothing after it is built, so the trainable variables the tape saw being read
+        are added. Each maps, by identity, to a variable the model tracks.
+        """
+        by_identity = {id(v.value): v for v in self.trainable_variables}
+        result, seen = [], set()
+        for tf_variable in list(trainable) + [v for v in watched if v.trainable]:
+            if id(tf_variable) in seen:
+                continue
+            seen.add(id(tf_variable))
+            keras_variable = by_identity.get(id(tf_variable))
+            if keras_variable is None:
+                raise ValueError(
+                    f"The model_fn reads the trainable variable '{tf_variable.name}', which was "
+                    "created outside it and is not tracked by the SpecModel, so the optimizer "
+                    "cannot update (or save) it. Create the layer inside the model_fn, pass it "
+                    "built in params (layer.build(input_shape) before SpecModel(...)), or assign "
+                    "it to the model (model.my_layer = layer).")
+            result.append(keras_variable)
+        return result
 
     def _eval_core(self, features, labels):
         spec, call, _ = self._run_model_fn(features, labels, ModeKeys.EVAL)
