@@ -38,8 +38,9 @@ except ImportError as e:  # tf_keras missing (or a version without the legacy la
         f"Importing {_TF_KERAS_LEGACY_LAYERS} failed: {e}") from e
 
 #: Every public name of tf_keras's legacy layers module (functions and Layer classes).
-__all__ = sorted(n for n in dir(_legacy) if not n.startswith("_"))
-globals().update({n: getattr(_legacy, n) for n in __all__})
+LAYER_NAMES = tuple(sorted(n for n in dir(_legacy) if not n.startswith("_")))
+globals().update({n: getattr(_legacy, n) for n in LAYER_NAMES})
+__all__ = list(LAYER_NAMES) + ["install", "installed"]
 
 # Named explicitly for readers and linters; all come from tf_keras.
 dense = _legacy.dense
@@ -91,7 +92,7 @@ def install() -> None:
     for loader in _compat_v1_layers_objects():
         # Written into the module's __dict__ directly: the lazy loader's own __setattr__ would
         # first import Keras 3's (non-existent) legacy layers module and fail.
-        for name in __all__:
+        for name in LAYER_NAMES:
             loader.__dict__[name] = getattr(_legacy, name)
 
 

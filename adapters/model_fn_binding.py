@@ -13,12 +13,31 @@ import inspect
 import logging
 from typing import Any, Callable
 
+import keras
 import tensorflow as tf
 
 import keras_spec
 
 _VALID_ARGS = frozenset({"features", "labels", "mode", "params", "config", "self"})
 _log = logging.getLogger("keras_spec")
+
+# Objects with state (variables) that a model_fn uses as they are: deep-copying them would make
+# a new, unused object per call (and a built Keras 3 layer cannot be deep-copied inside a trace:
+# its copy is made by saving its weights with numpy(), which fails with "numpy() is only
+# available when eager execution is enabled").
+_SHARED_PARAM_TYPES = (keras.Layer, keras.metrics.Metric, keras.optimizers.Optimizer,
+                       keras.Variable, tf.Variable, tf.Module)
+
+
+def _copy_params(value: Any) -> Any:
+    """copy.deepcopy through dicts, lists and tuples, sharing _SHARED_PARAM_TYPES objects."""
+    if isinstance(value, _SHARED_PARAM_TYPES):
+        return value
+    if type(value) is dict:
+        return {k: _copy_params(v) for k, v in value.items()}
+    if type(value) in (list, tuple):
+        return type(value)(_copy_params(v) for v in value)
+    return copy.deepcopy(value)
 
 
 def model_fn_arg_names(fn: Callable) -> tuple[str, ...]:
@@ -64,8 +83,12 @@ class BoundModelFn:
         self.config = config
 
     def params_for(self, batch_size: Any) -> dict:
-        """A fresh copy per call (as TPUEstimator did), with batch_size injected when absent."""
-        params = copy.deepcopy(self.params) if self.params is not None else {}
+        """A fresh copy per call (as TPUEstimator did), with batch_size injected when absent.
+
+        Keras layers, models, metrics, optimizers and variables in params are passed as they
+        are (not copied), so a model_fn can reuse layer objects created outside it.
+        """
+        params = _copy_params(self.params) if self.params is not None else {}
         if "batch_size" not in params and batch_size is not None:
             params["batch_size"] = batch_size
         return params

@@ -217,6 +217,7 @@ class ModelFnCall:
     summaries: list[RecordedSummary] = field(default_factory=list)
     occurrences: dict = field(default_factory=dict)
     created: list = field(default_factory=list)  # keras.Variables created during this call
+    base_scope: str = ""  # name scope the call started in ("replica_1" under a strategy ...)
 
     def collection(self, key: str) -> list:
         return list(self.graph.get_collection(key))
@@ -283,14 +284,26 @@ def make_named_variable(tf1_name: str, value: tf.Tensor, trainable: bool,
                                   aggregation=aggregation, synchronization=synchronization)
 
 
+def _stable_scope(name_scope: str) -> str:
+    """A name scope without the numeric suffixes Keras and graph uniquification add.
+
+    An unnamed inline layer is `dense_7/` in one trace and `dense_12/` in the next; an explicit
+    `name="head"` stays `head/` (or `head_1/` when used twice). Keyed by this plus the
+    occurrence count, a layer finds its variables again whatever other layers the model_fn
+    creates before it in a given mode (e.g. a TRAIN-only auxiliary head).
+    """
+    return "/".join(re.sub(r"(_\d+)+$", "", part) for part in name_scope.split("/"))
+
+
 class TF1World:
     """Per-model TF1 state: every variable by TF1 name, the global step, local variables.
 
     `call(mode)` enters the emulated world for one model_fn call (inside a traced function);
     variables requested there are created once (eagerly, under init_scope) and handed back on
     every later call by their key: the full TF1 name for TF1-style variables (get_variable,
-    compat.v1 metrics, optimizer slots) and (name, occurrence in this call) for TF2/Keras
-    variables, whose name scopes carry Keras's ever-growing layer counters.
+    compat.v1 metrics, optimizer slots) and (name scope without numeric suffixes + name,
+    occurrence in this call) for TF2/Keras variables, whose name scopes carry Keras's
+    ever-growing layer counters (see _stable_scope).
     """
 
     def __init__(self, track_variable: Callable[[keras.Variable], None]):
@@ -338,7 +351,7 @@ class TF1World:
         graph = tf.compat.v1.get_default_graph()
         if not getattr(graph, "building_function", False):
             raise RuntimeError("TF1World.call must run inside a traced function (tf.function).")
-        state = ModelFnCall(mode=mode, graph=graph)
+        state = ModelFnCall(mode=mode, graph=graph, base_scope=graph.get_name_scope())
         saved = {key: list(graph.get_collection(key)) for key in graph.get_all_collection_keys()}
         for key in saved:
             del graph.get_collection_ref(key)[:]
@@ -381,10 +394,14 @@ class TF1World:
                 tf1_name = f"{var_scope}/{requested}" if var_scope else requested
             else:  # get_variable and slot creators pass the full name under name_scope(None)
                 tf1_name = requested
-            key_name = tf1_name
+            key_name = ("tf1", tf1_name)
         else:
             tf1_name = f"{name_scope}/{requested}" if name_scope else requested
-            key_name = requested
+            scope = name_scope
+            base = state.base_scope
+            if base and (scope == base or scope.startswith(base + "/")):
+                scope = scope[len(base):].lstrip("/")  # same key in every replica
+            key_name = ("tf2", _stable_scope(scope) + "/" + requested)
         count = state.occurrences.get(key_name, 0)
         state.occurrences[key_name] = count + 1
         key = (key_name, count)
