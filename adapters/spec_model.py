@@ -232,6 +232,23 @@ class SpecModel(keras.Model):
         spec, _, _ = self._run_model_fn(features, None, ModeKeys.PREDICT)
         return spec
 
+    # -- TF1-named checkpoints ---------------------------------------------------------------
+    def save_checkpoint(self, model_dir: str, max_to_keep: int | None = 5) -> str:
+        """Write `model_dir/model.ckpt-<global_step>` keyed by TF1 names (as Estimator did)."""
+        from adapters import tf1_checkpoint  # pylint: disable=g-import-not-at-top
+
+        return tf1_checkpoint.save_checkpoint(self._world, model_dir, max_to_keep)
+
+    def restore_checkpoint(self, path: str, allow_missing: bool = False) -> str:
+        """Restore a TF1-named checkpoint (a prefix, or a model_dir's latest).
+
+        Works with model_dirs written by tf.estimator. The variables must exist first: call
+        `build_variables(dataset)` on a fresh model.
+        """
+        from adapters import tf1_checkpoint  # pylint: disable=g-import-not-at-top
+
+        return tf1_checkpoint.restore_checkpoint(self._world, path, allow_missing)
+
     # -- variables by TF1 name ---------------------------------------------------------------
     @property
     def global_step(self) -> keras.Variable:

@@ -337,6 +337,14 @@ class TF1World:
         """The tracked keras.Variable behind a tf.Variable handed to the model_fn."""
         return self._by_name[tf_variable.name.split(":")[0]]
 
+    def global_variables(self) -> dict[str, tf.Variable]:
+        """TF1 name -> tf.Variable for everything a tf.estimator Saver checkpointed.
+
+        LOCAL_VARIABLES (metric state) were never saved; everything else was.
+        """
+        return {name: v.value for name, v in sorted(self._by_name.items())
+                if name not in self._local_initial}
+
     def variables(self) -> list[keras.Variable]:
         return list(self._by_name.values())
 
@@ -445,7 +453,9 @@ class TF1World:
             self._creating.active = False
         self._register(variable)
         collections = kwargs.get("collections") or ()
-        if any(c in _LOCAL_COLLECTIONS for c in collections):
+        # Metric state: compat.v1 metric locals, and Keras Metric variables (ON_READ).
+        if any(c in _LOCAL_COLLECTIONS for c in collections) or (
+                synchronization == tf.VariableSynchronization.ON_READ and not trainable):
             self._local_initial[variable.value.name.split(":")[0]] = value.numpy()
         return variable
 
