@@ -63,8 +63,10 @@ class MetricBridge:
     """Holds every eval_metric_ops key seen, how to read its value, and how to reset it."""
 
     def __init__(self, reset_local_variables: Callable[[], None],
-                 trace_eval_metric_ops: Callable[[Any, Any], dict]):
+                 trace_eval_metric_ops: Callable[[Any, Any], dict],
+                 mark_metric_state: Callable[[tf.Variable], None] = lambda v: None):
         self._reset_local_variables = reset_local_variables
+        self._mark_metric_state = mark_metric_state
         self._trace_eval_metric_ops = trace_eval_metric_ops
         self.metrics: dict[str, BridgedMetric] = {}
         self._metric_objects: dict[str, Any] = {}
@@ -87,6 +89,8 @@ class MetricBridge:
                 self.metrics[key] = BridgedMetric(key, self)
             if is_metric_object(entry):
                 self._metric_objects[key] = entry
+                for variable in getattr(entry, "variables", []):
+                    self._mark_metric_state(getattr(variable, "value", variable))
                 continue
             value, update = entry
             updates.append(update)

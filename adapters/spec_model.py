@@ -87,7 +87,8 @@ class SpecModel(keras.Model):
         self._config = config if config is not None else RunConfig()
         self._model_fn = BoundModelFn(model_fn, params, self._config)
         self._world = tf1_world.TF1World(self._track_variable)
-        self._bridge = MetricBridge(self._world.reset_local_variables, self._eval_metric_ops_for)
+        self._bridge = MetricBridge(self._world.reset_local_variables, self._eval_metric_ops_for,
+                                    self._world.mark_metric_state)
         self._keras_optimizer = None
         self._core_jit = False
         self._cores: dict[str, Any] = {}

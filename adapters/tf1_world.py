@@ -312,6 +312,7 @@ class TF1World:
         self._by_key: dict[tuple, keras.Variable] = {}
         self._by_name: dict[str, keras.Variable] = {}
         self._local_initial: dict[str, np.ndarray] = {}
+        self._metric_state: set[str] = set()
         self._creating = threading.local()
         self.global_step = make_named_variable(
             "global_step", tf.constant(0, tf.int64), trainable=False,
@@ -343,7 +344,11 @@ class TF1World:
         LOCAL_VARIABLES (metric state) were never saved; everything else was.
         """
         return {name: v.value for name, v in sorted(self._by_name.items())
-                if name not in self._local_initial}
+                if name not in self._local_initial and name not in self._metric_state}
+
+    def mark_metric_state(self, tf_variable: tf.Variable) -> None:
+        """A Keras Metric object's variable: evaluation state, not saved in checkpoints."""
+        self._metric_state.add(tf_variable.name.split(":")[0])
 
     def variables(self) -> list[keras.Variable]:
         return list(self._by_name.values())
@@ -453,9 +458,7 @@ class TF1World:
             self._creating.active = False
         self._register(variable)
         collections = kwargs.get("collections") or ()
-        # Metric state: compat.v1 metric locals, and Keras Metric variables (ON_READ).
-        if any(c in _LOCAL_COLLECTIONS for c in collections) or (
-                synchronization == tf.VariableSynchronization.ON_READ and not trainable):
+        if any(c in _LOCAL_COLLECTIONS for c in collections):
             self._local_initial[variable.value.name.split(":")[0]] = value.numpy()
         return variable
 

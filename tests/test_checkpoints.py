@@ -62,3 +62,23 @@ def test_max_to_keep_and_missing_variables(tmp_path):
         mismatched.restore_checkpoint(str(tmp_path))
     with pytest.raises(CheckpointError, match="neither a checkpoint prefix"):
         model.restore_checkpoint(str(tmp_path / "nope"))
+
+
+def test_keras_metric_state_is_not_checkpointed(tmp_path):
+    import keras
+    import keras_spec as ks
+
+    def model_fn(features, labels, mode):
+        w = tf.compat.v1.get_variable("w", initializer=tf.constant([[1.0]]))
+        pred = tf.matmul(features["x"], w)
+        loss = tf.reduce_mean(tf.square(pred - labels))
+        mean = keras.metrics.Mean(name="mean_pred")
+        mean.update_state(pred)
+        return ks.EstimatorSpec(mode, loss=loss, eval_metric_ops={"mean_pred": mean})
+
+    data = tf.data.Dataset.from_tensor_slices(({"x": [[1.0], [3.0]]}, [[0.0], [0.0]])).batch(2)
+    model = SpecModel(model_fn)
+    assert model.evaluate(data, return_dict=True, verbose=0)["mean_pred"] == pytest.approx(2.0)
+    model.save_checkpoint(str(tmp_path))
+    assert sorted(n for n, _ in tf.train.list_variables(str(tmp_path))) == ["global_step", "w"]
+    model.restore_checkpoint(str(tmp_path))  # metric state need not be in the checkpoint
