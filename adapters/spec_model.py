@@ -21,7 +21,7 @@ import tensorflow as tf
 import keras_spec
 from keras_spec import ModeKeys
 
-from adapters import tf1_world
+from adapters import hooks_bridge, tf1_world
 from adapters.metric_bridge import MetricBridge
 from adapters.model_fn_binding import BoundModelFn, static_batch_size, to_estimator_spec
 from adapters.run_config import RunConfig
@@ -54,6 +54,22 @@ def split_features_labels(data: Any) -> tuple[Any, Any]:
     if isinstance(data, tuple) and len(data) == 1:
         return data[0], None
     return data, None
+
+
+def _first_batch_signature(dataset: tf.data.Dataset) -> Any:
+    """TensorSpecs of the first batch, as Keras's predict passes it to the step.
+
+    A dataset without drop_remainder has an unknown batch dimension in element_spec, which
+    would hand the model_fn a tensor params['batch_size'] instead of the int it gets there.
+    """
+    spec = dataset.element_spec
+    dims = [s.shape[0] for s in tf.nest.flatten(spec) if isinstance(s, tf.TensorSpec) and s.shape.rank]
+    if all(d is not None for d in dims):
+        return spec
+    first = next(iter(dataset.take(1)))
+    return tf.nest.map_structure(
+        lambda t: tf.TensorSpec(t.shape, t.dtype) if isinstance(t, tf.Tensor)
+        else tf.type_spec_from_value(t), first)
 
 
 @contextlib.contextmanager
@@ -93,6 +109,7 @@ class SpecModel(keras.Model):
         self._core_jit = False
         self._cores: dict[str, Any] = {}
         self._summary_layout: dict[str, list] = {}
+        self._hook_runners: dict[str, Any] = {}
         # Keras layers built before they were put in params own variables made outside the
         # model_fn: track them so they are trained by a compiled optimizer and saved. (Unbuilt
         # ones are built inside the model_fn, where their variables become model_fn variables.)
@@ -152,7 +169,8 @@ class SpecModel(keras.Model):
             self.compile()
 
     # -- Keras entry points ---------------------------------------------------------------------
-    def fit(self, *args, **kwargs):
+    def fit(self, *args, hooks: list | None = None, **kwargs):
+        """keras.Model.fit; `hooks` are SessionRunHooks run with the spec's training hooks."""
         self._ensure_compiled()
         steps = kwargs.get("steps_per_epoch")
         if steps and self.steps_per_execution > 1 and steps % self.steps_per_execution:
@@ -164,22 +182,68 @@ class SpecModel(keras.Model):
         x = args[0] if args else kwargs.get("x")
         if isinstance(x, tf.data.Dataset):
             kwargs.setdefault("shuffle", False)  # an input_fn's dataset is shuffled by its author
-        if isinstance(x, tf.data.Dataset) and self.distribute_strategy.num_replicas_in_sync == 1:
-            # Variables exist before callbacks run (BackupAndRestore, ModelCheckpoint restores);
-            # the traced core is reused by Keras's own first step.
-            self.build_variables(x, ModeKeys.TRAIN)
+        kwargs["callbacks"] = self._prepare_hooks(ModeKeys.TRAIN, x, hooks, kwargs.get("callbacks"))
         with _clear_xla_errors():
             return super().fit(*args, **kwargs)
 
-    def evaluate(self, *args, **kwargs):
+    def evaluate(self, *args, hooks: list | None = None, **kwargs):
+        """keras.Model.evaluate; `hooks` are SessionRunHooks run with the evaluation hooks."""
         self._ensure_compiled()
+        x = args[0] if args else kwargs.get("x")
+        kwargs["callbacks"] = self._prepare_hooks(ModeKeys.EVAL, x, hooks, kwargs.get("callbacks"))
         with _clear_xla_errors():
             return super().evaluate(*args, **kwargs)
 
-    def predict(self, *args, **kwargs):
+    def predict(self, *args, hooks: list | None = None, **kwargs):
+        """keras.Model.predict; `hooks` are SessionRunHooks run with the prediction hooks."""
         self._ensure_compiled()
+        x = args[0] if args else kwargs.get("x")
+        kwargs["callbacks"] = self._prepare_hooks(ModeKeys.PREDICT, x, hooks,
+                                                  kwargs.get("callbacks"))
         with _clear_xla_errors():
             return super().predict(*args, **kwargs)
+
+    def _prepare_hooks(self, mode: str, x: Any, hooks: list | None, callbacks: Any) -> list:
+        """Trace the mode's step with its hooks before Keras starts; returns the callbacks.
+
+        Each fit/evaluate/predict with hooks (the user's, or the spec's from an earlier trace)
+        re-traces the step, so every hook's begin() runs in the graph it observes, as a new
+        MonitoredSession did. Without hooks the existing trace is reused.
+        """
+        if isinstance(callbacks, keras.callbacks.CallbackList):
+            # Keras's own evaluate() inside fit(validation_data=...): leave it as Keras built it.
+            return callbacks
+        user_hooks = list(hooks or [])
+        for i, hook in enumerate(user_hooks):
+            if not isinstance(hook, tf.compat.v1.train.SessionRunHook):
+                raise TypeError(f"hooks[{i}] must be a tf.compat.v1.train.SessionRunHook; got "
+                                f"{type(hook).__name__}: {hook!r:.200}")
+        bridged, hook_callbacks = hooks_bridge.native_callbacks(self, user_hooks)
+        previous = self._hook_runners.get(mode)
+        runner = hooks_bridge.HookRunner(bridged, bool(getattr(self._config, "is_chief", True)),
+                                         self._world)
+        self._hook_runners[mode] = runner
+        if bridged or (previous is not None and previous.hooks):
+            self._cores.pop(mode, None)
+            attr = {ModeKeys.TRAIN: "train_function", ModeKeys.EVAL: "test_function",
+                    ModeKeys.PREDICT: "predict_function"}[mode]
+            setattr(self, attr, None)
+        needs_trace = (mode == ModeKeys.TRAIN or mode not in self._cores or bool(bridged)
+                       or (previous is not None and bool(previous.hooks)))
+        if (isinstance(x, tf.data.Dataset) and needs_trace
+                and self.distribute_strategy.num_replicas_in_sync == 1):
+            # Variables exist before callbacks run (BackupAndRestore, ModelCheckpoint restores);
+            # the traced core is reused by Keras's own first step.
+            # Keras's fit/evaluate read batches inside their tf.function (element_spec shapes);
+            # predict passes each batch's concrete tensors: trace with what Keras will pass.
+            signature = _first_batch_signature(x) if mode == ModeKeys.PREDICT else x.element_spec
+            self.build_variables(signature, mode)
+        elif bridged:
+            raise ValueError("SessionRunHooks need the input as a tf.data.Dataset (the step is "
+                             "traced before Keras starts so the hooks' tensors are known).")
+        if runner.hooks:
+            hook_callbacks.insert(0, hooks_bridge.HookCallback(runner, mode))
+        return hook_callbacks + list(callbacks or [])
 
     @property
     def metrics(self):
@@ -264,8 +328,14 @@ class SpecModel(keras.Model):
         return self._world.variable(name).numpy()
 
     # -- running the model_fn ----------------------------------------------------------------
-    def _run_model_fn(self, features: Any, labels: Any, mode: str) -> keras_spec.EstimatorSpec:
-        """Call the model_fn in the emulated TF1 world (inside a trace); returns the spec."""
+    def _run_model_fn(self, features: Any, labels: Any, mode: str,
+                      with_hooks: bool = False) -> tuple:
+        """Call the model_fn in the emulated TF1 world (inside a trace).
+
+        Returns (spec, call, trainable variables). With `with_hooks` (the steps' cores), the
+        mode's SessionRunHooks begin() in the same world, and `call.hook_writes` holds the ops
+        that carry their fetched tensors out of the step.
+        """
         with self._world.call(mode) as call:
             optional = (keras_spec.validation.train_op_optional()
                         if mode == ModeKeys.TRAIN else contextlib.nullcontext())
@@ -273,7 +343,31 @@ class SpecModel(keras.Model):
                 raw = self._model_fn(features, labels, mode, static_batch_size(features))
             spec = to_estimator_spec(raw, mode)
             trainable = call.collection(tf.compat.v1.GraphKeys.TRAINABLE_VARIABLES)
+            call.hook_writes = self._trace_hooks(spec, mode) if with_hooks else []
         return spec, call, trainable
+
+    def _trace_hooks(self, spec: keras_spec.EstimatorSpec, mode: str) -> list:
+        if mode == ModeKeys.TRAIN:
+            spec_hooks = list(spec.training_hooks)
+            if getattr(self._config, "is_chief", True):
+                spec_hooks = list(spec.training_chief_hooks) + spec_hooks
+        elif mode == ModeKeys.EVAL:
+            spec_hooks = list(spec.evaluation_hooks)
+        else:
+            spec_hooks = list(spec.prediction_hooks)
+        runner = self._hook_runners.get(mode)
+        if runner is None:
+            if not spec_hooks:
+                return []
+            runner = self._hook_runners[mode] = hooks_bridge.HookRunner(
+                [], bool(getattr(self._config, "is_chief", True)), self._world)
+        bridged, native = hooks_bridge.native_callbacks(self, spec_hooks)
+        if native:
+            raise hooks_bridge.HookSessionError(
+                f"The model_fn returned {[type(h).__name__ for h in spec_hooks if h not in bridged]}"
+                " in its spec; keras-spec replaces those with Keras callbacks, which must be "
+                "given to fit(callbacks=...) or the Estimator facade, not created in a model_fn.")
+        return runner.trace(bridged)
 
     def _eval_metric_ops_for(self, features: Any, labels: Any) -> dict:
         spec, _, _ = self._run_model_fn(features, labels, ModeKeys.EVAL)
@@ -317,7 +411,8 @@ class SpecModel(keras.Model):
         optimizer = self._keras_optimizer
         tape = tf.GradientTape() if optimizer is not None else contextlib.nullcontext()
         with tape:
-            spec, call, trainable = self._run_model_fn(features, labels, ModeKeys.TRAIN)
+            spec, call, trainable = self._run_model_fn(features, labels, ModeKeys.TRAIN,
+                                                       with_hooks=True)
         loss = spec.loss
         if spec.train_op is not None:
             with tf.control_dependencies([spec.train_op]):
@@ -369,12 +464,12 @@ class SpecModel(keras.Model):
         return result
 
     def _eval_core(self, features, labels):
-        spec, call, _ = self._run_model_fn(features, labels, ModeKeys.EVAL)
+        spec, call, _ = self._run_model_fn(features, labels, ModeKeys.EVAL, with_hooks=True)
         logs = self._bridge.step(spec.eval_metric_ops, features, labels)
         return spec.loss, logs, self._summaries_out(ModeKeys.EVAL, call)
 
     def _predict_core(self, features):
-        spec, call, _ = self._run_model_fn(features, None, ModeKeys.PREDICT)
+        spec, call, _ = self._run_model_fn(features, None, ModeKeys.PREDICT, with_hooks=True)
         return spec.predictions
 
     def train_step(self, data):

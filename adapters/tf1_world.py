@@ -29,6 +29,8 @@ GraphKeys = tf.compat.v1.GraphKeys
 # Collections a model_fn call starts from empty and whose contents are put back afterwards:
 # the FuncGraph of a trace shares these lists by reference with the eager default graph.
 _LOCAL_COLLECTIONS = (GraphKeys.LOCAL_VARIABLES, GraphKeys.METRIC_VARIABLES)
+# training_util's collection key for the global step read tensor (TF 2.21.0).
+_GLOBAL_STEP_READ_KEY = "global_step_read_op_cache"
 
 
 # --------------------------------------------------------------------------------------------
@@ -217,6 +219,7 @@ class ModelFnCall:
     summaries: list[RecordedSummary] = field(default_factory=list)
     occurrences: dict = field(default_factory=dict)
     created: list = field(default_factory=list)  # keras.Variables created during this call
+    hook_writes: list = field(default_factory=list)  # ops carrying hook fetches out of the step
     base_scope: str = ""  # name scope the call started in ("replica_1" under a strategy ...)
 
     def collection(self, key: str) -> list:
@@ -384,6 +387,9 @@ class TF1World:
                 gs = self.global_step.value
                 graph.add_to_collection(GraphKeys.GLOBAL_STEP, gs)
                 graph.add_to_collection(GraphKeys.GLOBAL_VARIABLES, gs)
+                # TF's standard hooks read the step through this collection; building it the
+                # TF1 way needs `.op` of the (eager) variable, which TF 2 does not have.
+                graph.add_to_collection(_GLOBAL_STEP_READ_KEY, gs.read_value())
                 yield state
         finally:
             stack.pop()

@@ -1,0 +1,430 @@
+"""SessionRunHooks run around Keras steps (DESIGN 3.7).
+
+A TF1 MonitoredSession called `begin()` once the graph was built, `after_create_session`,
+then `before_run` / `after_run` around every `session.run`, and `end` at the close. Here the
+graph is the traced step: `begin()` runs inside the trace (after the model_fn, in its TF1
+world), and every tensor a hook asks for in its first `before_run` gets a mailbox variable the
+step writes into; the Keras callback then hands those values to `after_run`. Hooks that need a
+real Session to run new ops get a clear error naming them. With steps_per_execution N the hooks
+run once per execution (the values of its last step), as TPUEstimator ran them per loop.
+
+The standard hooks whose begin() builds TF1-only machinery (savers, FileWriters, profilers) are
+replaced by native equivalents: CheckpointSaverHook, SummarySaverHook, StepCounterHook.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from typing import Any
+
+import keras
+import tensorflow as tf
+
+_train = tf.compat.v1.train
+_log = logging.getLogger("keras_spec")
+
+
+class HookSessionError(RuntimeError):
+    """A hook asked for something only a TF1 Session could do."""
+
+
+def _hook_name(hook: Any) -> str:
+    return type(hook).__name__
+
+
+def _hook_settings(hook: Any, *names: str) -> list:
+    """Private attributes of TF's standard hooks that say what the hook was configured to do.
+
+    TF exposes no public accessors for them; read here only (checked on TF 2.21.0).
+    """
+    return [getattr(hook, name) for name in names]
+
+
+def _timer_every(timer: Any) -> tuple[int | None, float | None]:
+    every_steps, every_secs = _hook_settings(timer, "_every_steps", "_every_secs")
+    return every_steps, every_secs
+
+
+# ---------------------------------------------------------------------------------------------
+# Native replacements for hooks whose begin() builds TF1-only machinery
+# ---------------------------------------------------------------------------------------------
+class _Cadence:
+    """Every N steps or every S seconds, like TF's SecondOrStepTimer."""
+
+    def __init__(self, every_steps: int | None, every_secs: float | None):
+        self.every_steps, self.every_secs = every_steps, every_secs
+        self.last_step, self.last_time = None, None
+
+    def due(self, step: int) -> bool:
+        if self.last_step is None:
+            return True
+        if self.every_steps is not None:
+            return step >= self.last_step + self.every_steps
+        return time.time() >= self.last_time + (self.every_secs or 0)
+
+    def mark(self, step: int) -> None:
+        self.last_step, self.last_time = step, time.time()
+
+
+class CheckpointSaverCallback(keras.callbacks.Callback):
+    """CheckpointSaverHook: TF1-named checkpoints on a cadence and at the end, with listeners."""
+
+    def __init__(self, spec_model: Any, checkpoint_dir: str, every_steps: int | None,
+                 every_secs: float | None, listeners: list, max_to_keep: int | None = 5):
+        super().__init__()
+        self._spec_model = spec_model
+        self._dir = checkpoint_dir
+        self._cadence = _Cadence(every_steps, every_secs)
+        self._listeners = list(listeners)
+        self._max_to_keep = max_to_keep
+
+    @classmethod
+    def from_hook(cls, spec_model: Any, hook: Any) -> "CheckpointSaverCallback":
+        checkpoint_dir, timer, listeners = _hook_settings(
+            hook, "_checkpoint_dir", "_timer", "_listeners")
+        return cls(spec_model, checkpoint_dir, *_timer_every(timer), listeners)
+
+    def _step(self) -> int:
+        return int(self._spec_model.global_step.numpy())
+
+    def _save(self, step: int) -> None:
+        for listener in self._listeners:
+            listener.before_save(None, step)
+        self._spec_model.save_checkpoint(self._dir, max_to_keep=self._max_to_keep)
+        self._cadence.mark(step)
+        for listener in self._listeners:
+            if listener.after_save(None, step):
+                self.model.stop_training = True
+
+    def on_train_begin(self, logs=None):
+        for listener in self._listeners:
+            listener.begin()
+        step = self._step()
+        if self._cadence.last_step is None:
+            self._save(step)  # tf.estimator saved right after the session was created
+
+    def on_train_batch_end(self, batch, logs=None):
+        step = self._step()
+        if self._cadence.due(step):
+            self._save(step)
+
+    def on_train_end(self, logs=None):
+        step = self._step()
+        if step != self._cadence.last_step:
+            self._save(step)
+        for listener in self._listeners:
+            listener.end(None, step)
+
+
+class SummaryWriterCallback(keras.callbacks.Callback):
+    """SummarySaverHook / StepCounterHook: a default summary writer for the model_fn's summaries
+    (written at the global step every N steps) and, for StepCounterHook, global_step/sec."""
+
+    def __init__(self, spec_model: Any, output_dir: str, every_steps: int | None,
+                 every_secs: float | None, steps_per_sec: bool = False):
+        super().__init__()
+        self._spec_model = spec_model
+        self._file_writer = tf.summary.create_file_writer(output_dir)
+        self._cadence = _Cadence(every_steps, every_secs)
+        self._steps_per_sec = steps_per_sec
+        self._contexts = []
+        self._recording = tf.Variable(False, trainable=False)
+
+    def on_train_begin(self, logs=None):
+        if not self._steps_per_sec:  # the model_fn's summaries go to this writer
+            self._contexts = [self._file_writer.as_default(), tf.summary.record_if(self._recording)]
+            for context in self._contexts:
+                context.__enter__()
+        self._cadence.mark(int(self._spec_model.global_step.numpy()))
+        self._recording.assign(False)
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if not self._steps_per_sec:
+            step = int(self._spec_model.global_step.numpy()) + 1
+            self._recording.assign(self._cadence.every_steps is None or self._cadence.due(step))
+
+    def on_train_batch_end(self, batch, logs=None):
+        step = int(self._spec_model.global_step.numpy())
+        if self._cadence.due(step):
+            if self._steps_per_sec:
+                elapsed = time.time() - self._cadence.last_time
+                rate = (step - self._cadence.last_step) / max(elapsed, 1e-9)
+                with self._file_writer.as_default():
+                    tf.summary.scalar("global_step/sec", rate, step=step)
+                _log.info("global_step/sec: %g", rate)
+            self._cadence.mark(step)
+
+    def on_train_end(self, logs=None):
+        for context in reversed(self._contexts):
+            context.__exit__(None, None, None)
+        self._contexts = []
+        self._file_writer.flush()
+
+
+def native_callbacks(spec_model: Any, hooks: list) -> tuple[list, list]:
+    """Split hooks into (hooks run through the bridge, Keras callbacks replacing standard ones)."""
+    bridged, callbacks = [], []
+    for hook in hooks:
+        if isinstance(hook, _train.CheckpointSaverHook):
+            callbacks.append(CheckpointSaverCallback.from_hook(spec_model, hook))
+        elif isinstance(hook, _train.SummarySaverHook):
+            output_dir, timer = _hook_settings(hook, "_output_dir", "_timer")
+            if output_dir is None:
+                raise HookSessionError("SummarySaverHook needs output_dir: keras-spec writes with "
+                                       "tf.summary writers, not a TF1 FileWriter.")
+            callbacks.append(SummaryWriterCallback(spec_model, output_dir, *_timer_every(timer)))
+        elif isinstance(hook, _train.StepCounterHook):
+            output_dir, timer = _hook_settings(hook, "_output_dir", "_timer")
+            if output_dir is None:
+                output_dir = os.path.join(os.getcwd(), "step_counter")
+            callbacks.append(SummaryWriterCallback(spec_model, output_dir, *_timer_every(timer),
+                                                   steps_per_sec=True))
+        elif isinstance(hook, (_train.ProfilerHook, _train.FeedFnHook)):
+            raise HookSessionError(
+                f"{_hook_name(hook)} needs a TF1 Session (run options / feed_dict), which TF 2.21 "
+                "no longer has. Use keras.callbacks.TensorBoard(profile_batch=...) to profile, "
+                "and feed data through the input dataset.")
+        else:
+            bridged.append(hook)
+    return bridged, callbacks
+
+
+# ---------------------------------------------------------------------------------------------
+# The generic bridge
+# ---------------------------------------------------------------------------------------------
+class _SessionShim:
+    """What a hook's `session` argument can still do: read variables (and fetched values)."""
+
+    def __init__(self, runner: "HookRunner", hook: Any):
+        self._runner, self._hook = runner, hook
+        self.graph = runner.graph
+
+    def run(self, fetches, feed_dict=None, options=None, run_metadata=None):
+        if feed_dict:
+            raise HookSessionError(f"{_hook_name(self._hook)} calls session.run with a feed_dict; "
+                                   "keras-spec runs hooks without a TF1 Session.")
+        return tf.nest.map_structure(lambda f: self._runner.read_now(f, self._hook), fetches)
+
+
+def _graph_tensors(value: Any, path: tuple, depth: int = 0):
+    """(path, tensor) for every graph tensor held in a hook's attributes (dicts/lists too)."""
+    if depth > 3:
+        return
+    if isinstance(value, tf.Tensor) and not hasattr(value, "numpy"):
+        yield path, value
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from _graph_tensors(v, path + (k,), depth + 1)
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            yield from _graph_tensors(v, path + (i,), depth + 1)
+
+
+class HookRunner:
+    """The bridged hooks of one mode: traced with the step, run around every execution.
+
+    What a hook can fetch is what it holds after begin(): the graph tensors in its attributes
+    (LoggingTensorHook's tensors, NanTensorHook's loss, a user hook's fields) get a mailbox
+    variable, keyed by (hook position, attribute path) so that every trace of the step (Keras
+    retraces for a smaller last batch) writes the same mailbox.
+    """
+
+    def __init__(self, user_hooks: list, is_chief: bool, world: Any):
+        self.user_hooks = list(user_hooks)
+        self.is_chief = is_chief
+        self.world = world
+        self.hooks: list = []
+        self.graph = None
+        self._slots: dict[tuple, tf.Variable] = {}   # (hook index, path) -> mailbox
+        self._key_of: dict[int, tuple] = {}          # id(graph tensor) -> mailbox key
+        self._read_of: dict[tuple, Any] = {}         # mailbox key -> variable it merely reads
+        self._fresh: list = []                       # hooks traced after the session started
+        self._started = False
+        self._pending: list = []
+        self.stop_requested = False
+
+    # -- trace time (inside the model_fn's TF1 world) --------------------------------------------
+    def trace(self, spec_hooks: list) -> list:
+        """begin() every hook in this trace's graph; returns the ops filling the mailboxes."""
+        self.graph = tf.compat.v1.get_default_graph()
+        self.hooks = self.user_hooks + list(spec_hooks)
+        if self._started:
+            self._fresh = list(spec_hooks)  # they get after_create_session before their first run
+        writes = []
+        for index, hook in enumerate(self.hooks):
+            hook.begin()
+            for path, tensor in _graph_tensors(vars(hook), ()):
+                if tensor.graph is not self.graph:
+                    continue
+                writes.extend(self._mailbox((index,) + path, tensor))
+        return writes
+
+    def _mailbox(self, key: tuple, tensor: tf.Tensor) -> list:
+        self._key_of[id(tensor)] = key
+        variable = self._variable_read_by(tensor)
+        if variable is not None:
+            self._read_of[key] = variable
+        slot = self._slots.get(key)
+        if slot is None:
+            with tf.init_scope():
+                initial = tf.constant(b"") if tensor.dtype == tf.string else tf.zeros([], tensor.dtype)
+                slot = tf.Variable(initial, shape=tf.TensorShape(None), trainable=False)
+            self._slots[key] = slot
+        return [slot.assign(tensor)]
+
+    def _key(self, fetch: Any) -> tuple | None:
+        if isinstance(fetch, str) and self.graph is not None:
+            try:
+                fetch = self.graph.as_graph_element(fetch)
+            except (KeyError, ValueError):
+                return None
+        return self._key_of.get(id(fetch))
+
+    # -- run time (Keras callback) --------------------------------------------------------------
+    def read_now(self, fetch: Any, hook: Any) -> Any:
+        """A value between steps (session.run in a hook): variables now, else the last step's."""
+        if isinstance(fetch, tf.Variable):
+            return fetch.numpy()
+        key = self._key(fetch)
+        if key in self._read_of:
+            return self._read_of[key].numpy()
+        raise HookSessionError(
+            f"{_hook_name(hook)} asked session.run for {fetch!r}, which is not a variable read. "
+            "keras-spec runs hooks without a TF1 Session: outside a step a hook can only read "
+            "variables; tensors are fetched through before_run (those the hook keeps as "
+            "attributes after begin(), as TF's own hooks do).")
+
+    def _variable_read_by(self, tensor: tf.Tensor) -> tf.Variable | None:
+        """The variable a graph tensor merely reads (global step reads), to read it afresh."""
+        op = tensor.op
+        while op.type in ("Identity", "Cast") and op.inputs:
+            op = op.inputs[0].op
+        if op.type != "ReadVariableOp":
+            return None
+        handle = op.inputs[0]
+        for external, internal in self.graph.captures:
+            if internal is handle:
+                for variable in self.world.variables():
+                    if variable.value.handle is external:
+                        return variable.value
+        return None
+
+    def after_create_session(self) -> None:
+        self.stop_requested = False
+        self._started, self._fresh = True, []
+        for hook in self.hooks:
+            hook.after_create_session(_SessionShim(self, hook), None)
+
+    def before_run(self) -> None:
+        for hook in self._fresh:  # spec hooks of a retrace that happened mid-run
+            hook.after_create_session(_SessionShim(self, hook), None)
+        self._fresh = []
+        self._pending = []
+        for hook in self.hooks:
+            context = _train.SessionRunContext(_train.SessionRunArgs(None), _SessionShim(self, hook))
+            args = hook.before_run(context)
+            self._pending.append((hook, context, args))
+
+    def after_run(self) -> None:
+        for hook, context, args in self._pending:
+            results = None
+            if args is not None:
+                results = tf.nest.map_structure(lambda f, h=hook: self._value(f, h), args.fetches)
+            hook.after_run(context, _train.SessionRunValues(results=results, options=None,
+                                                             run_metadata=None))
+            if context.stop_requested:
+                self.stop_requested = True
+        self._pending = []
+
+    def _value(self, fetch: Any, hook: Any) -> Any:
+        """A fetched value as of the end of the step (or execution) that just ran."""
+        if isinstance(fetch, tf.Variable):
+            return fetch.numpy()
+        key = self._key(fetch)
+        if key in self._slots:
+            return self._slots[key].numpy()
+        if isinstance(fetch, tf.Operation):
+            return None  # an op fetched with the step ran (or was pruned) with it
+        raise HookSessionError(
+            f"{_hook_name(hook)} fetched {fetch!r} in before_run, but did not hold it after "
+            "begin(): keras-spec can only carry out of the step the tensors a hook keeps as "
+            "attributes (as TF's own hooks do).")
+
+    def end(self) -> None:
+        for hook in self.hooks:
+            hook.end(_SessionShim(self, hook))
+
+
+class HookCallback(keras.callbacks.Callback):
+    """Drives a HookRunner from Keras's train/test/predict callbacks."""
+
+    def __init__(self, runner: HookRunner, mode: str):
+        super().__init__()
+        self._runner, self._mode = runner, mode
+        self._started = False
+
+    def _begin(self, logs=None):
+        self._runner.after_create_session()
+        self._started = True
+
+    def _batch_begin(self, batch, logs=None):
+        self._runner.before_run()
+
+    def _batch_end(self, batch, logs=None):
+        self._runner.after_run()
+        if self._runner.stop_requested and self._mode == "train":
+            self.model.stop_training = True
+
+    def _end(self, logs=None):
+        if self._started:
+            self._runner.end()
+
+    def on_train_begin(self, logs=None):
+        if self._mode == "train":
+            self._begin(logs)
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self._mode == "train":
+            self._batch_begin(batch, logs)
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self._mode == "train":
+            self._batch_end(batch, logs)
+
+    def on_train_end(self, logs=None):
+        if self._mode == "train":
+            self._end(logs)
+
+    def on_test_begin(self, logs=None):
+        if self._mode == "eval":
+            self._begin(logs)
+
+    def on_test_batch_begin(self, batch, logs=None):
+        if self._mode == "eval":
+            self._batch_begin(batch, logs)
+
+    def on_test_batch_end(self, batch, logs=None):
+        if self._mode == "eval":
+            self._batch_end(batch, logs)
+
+    def on_test_end(self, logs=None):
+        if self._mode == "eval":
+            self._end(logs)
+
+    def on_predict_begin(self, logs=None):
+        if self._mode == "infer":
+            self._begin(logs)
+
+    def on_predict_batch_begin(self, batch, logs=None):
+        if self._mode == "infer":
+            self._batch_begin(batch, logs)
+
+    def on_predict_batch_end(self, batch, logs=None):
+        if self._mode == "infer":
+            self._batch_end(batch, logs)
+
+    def on_predict_end(self, logs=None):
+        if self._mode == "infer":
+            self._end(logs)
