@@ -319,6 +319,10 @@ class SpecModel(keras.Model):
     def global_step(self) -> keras.Variable:
         return self._world.global_step
 
+    def checkpoint_variables(self) -> dict[str, tf.Variable]:
+        """TF1 name -> variable for everything a checkpoint holds (not metric state)."""
+        return self._world.global_variables()
+
     def get_variable_names(self) -> list[str]:
         """TF1 names of every variable the model_fn created (as tf.train.list_variables shows)."""
         return self._world.variable_names()

@@ -9,6 +9,8 @@ are. Saving goes through TF's own atomic writer and the `checkpoint` state file.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 
 import tensorflow as tf
@@ -18,6 +20,18 @@ from adapters.tf1_world import TF1World
 
 class CheckpointError(ValueError):
     """A checkpoint does not fit the model_fn's variables."""
+
+
+@contextlib.contextmanager
+def _quiet_saver():
+    """compat.v1 Saver logs a deprecation warning on every construction: keep logs readable."""
+    logger = logging.getLogger("tensorflow")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _resolve(path: str) -> str:
@@ -39,8 +53,9 @@ def save_checkpoint(world: TF1World, model_dir: str, max_to_keep: int | None = 5
     variables = world.global_variables()
     step = int(world.global_step.numpy())
     os.makedirs(model_dir, exist_ok=True)
-    saver = tf.compat.v1.train.Saver(var_list=variables, max_to_keep=max_to_keep or 0,
-                                     save_relative_paths=True)
+    with _quiet_saver():
+        saver = tf.compat.v1.train.Saver(var_list=variables, max_to_keep=max_to_keep or 0,
+                                         save_relative_paths=True)
     state = tf.train.get_checkpoint_state(model_dir)
     if state is not None:
         saver.recover_last_checkpoints(list(state.all_model_checkpoint_paths))
@@ -67,5 +82,7 @@ def restore_checkpoint(world: TF1World, path: str, allow_missing: bool = False) 
     if wrong_shape:
         raise CheckpointError(f"Checkpoint '{prefix}' has variables of other shapes: {wrong_shape}")
     present = {n: v for n, v in variables.items() if n in saved}
-    tf.compat.v1.train.Saver(var_list=present).restore(None, prefix)
+    with _quiet_saver():
+        saver = tf.compat.v1.train.Saver(var_list=present)
+    saver.restore(None, prefix)
     return prefix

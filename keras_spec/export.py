@@ -202,5 +202,10 @@ def build_raw_serving_input_receiver_fn(
     return serving_input_receiver_fn
 
 
+# tf.estimator.export also offered the export outputs under this module.
+from keras_spec.export_output import (  # noqa: E402  pylint: disable=g-import-not-at-top
+    ClassificationOutput, ExportOutput, PredictOutput, RegressionOutput)
+
 __all__ = ['ServingInputReceiver', 'TensorServingInputReceiver',
-           'build_parsing_serving_input_receiver_fn', 'build_raw_serving_input_receiver_fn']
+           'build_parsing_serving_input_receiver_fn', 'build_raw_serving_input_receiver_fn',
+           'ExportOutput', 'ClassificationOutput', 'RegressionOutput', 'PredictOutput']

@@ -1,0 +1,138 @@
+"""What tf.estimator's default training hooks did, as one Keras callback.
+
+`Estimator.train` ran a MonitoredTrainingSession with a CheckpointSaverHook (a checkpoint when
+the session starts, every `save_checkpoints_steps` steps or `save_checkpoints_secs` seconds, and
+at the end, each one announced to the CheckpointSaverListeners), a NanTensorHook on the loss,
+and, every `log_step_count_steps`, a LoggingTensorHook on loss/step and a StepCounterHook that
+wrote `global_step/sec`. `TrainLoop` does the same around `SpecModel.fit`.
+
+Cadences are decided from the steps Keras reports (start step + steps run), so no per-step read
+of the global step is needed; the real global step names each checkpoint. With
+`steps_per_execution > 1` the callback runs once per execution, so saves and logs happen at
+execution boundaries, as TPUEstimator's did at the end of each `iterations_per_loop` loop.
+A run that dies by an exception writes no final checkpoint (as with a killed session): the next
+`train` resumes from the last one that was completely written.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from typing import Any, Callable
+
+import keras
+import tensorflow as tf
+
+from adapters import event_files
+
+_log = logging.getLogger("keras_spec")
+
+
+class TrainLoop(keras.callbacks.Callback):
+    """Checkpoints, saving listeners, NaN check, loss and steps/sec logging for one train()."""
+
+    def __init__(self, *, start_step: int, save: Callable[[], str], global_step: Callable[[], int],
+                 last_loss: Callable[[], float], config: Any, listeners: list, writer: Any,
+                 latest_saved_step: int | None):
+        super().__init__()
+        self._start = start_step
+        self._save_fn = save
+        self._global_step = global_step
+        self._last_loss = last_loss
+        self._save_steps = config.save_checkpoints_steps or None
+        self._save_secs = config.save_checkpoints_secs or None
+        self._log_steps = config.log_step_count_steps or None
+        self._listeners = list(listeners)
+        self._writer = writer
+        self._latest_saved = latest_saved_step
+        self._saving = bool(self._save_steps or self._save_secs)
+        self._last_save_step = start_step  # the step count the save cadence runs on
+        self._last_saved: int | None = None  # the global step of the last checkpoint
+        self._last_save_time = time.time()
+        self._last_log_step = self._last_rate_step = start_step
+        self._last_log_time = self._last_rate_time = time.time()
+        self._steps_run = 0
+        self.final_loss: float | None = None
+        self.stop_requested = False
+
+    # -- what CheckpointSaverHook.begin / after_create_session did --------------------------
+    def begin(self) -> bool:
+        """Announce the run to the listeners and checkpoint the starting state.
+
+        tf.estimator saved at session creation (model.ckpt-0 on a fresh model_dir). When the
+        latest checkpoint already holds this step it is not rewritten. Returns True when a
+        listener asked to stop before the first step.
+        """
+        for listener in self._listeners:
+            listener.begin()
+        if self._saving:
+            self._save(self._start, write=self._latest_saved != self._start)
+        self._last_save_time = self._last_log_time = self._last_rate_time = time.time()
+        return self.stop_requested
+
+    def _save(self, step: int, write: bool = True) -> None:
+        for listener in self._listeners:
+            listener.before_save(None, step)
+        if write:
+            path = self._save_fn()
+            _log.info("Saving checkpoints for %d into %s.", step, path)
+        self._last_saved, self._last_save_time = step, time.time()
+        stop = False
+        for listener in self._listeners:
+            stop = bool(listener.after_save(None, step)) or stop
+        if stop:
+            _log.info("A CheckpointSaverListener requested training to stop.")
+            self.stop_requested = True
+            if self.model is not None:
+                self.model.stop_training = True
+
+    # -- per execution ------------------------------------------------------------------------
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        self._steps_run = batch + 1
+        step = self._start + self._steps_run
+        loss = (logs or {}).get("loss")
+        # Keras's loss is the mean since this train() began: NaN once any step's loss was NaN.
+        if loss is not None and math.isnan(loss):
+            raise tf.compat.v1.train.NanLossDuringTrainingError
+        if self._log_steps:
+            if self._steps_run == 1 or step >= self._last_log_step + self._log_steps:
+                self._log_loss(step)
+            if step >= self._last_rate_step + self._log_steps:
+                self._log_rate(step)
+        if (self._save_steps and step >= self._last_save_step + self._save_steps) or (
+                self._save_secs and time.time() >= self._last_save_time + self._save_secs):
+            self._save(self._global_step())
+            self._last_save_step = step
+
+    def _log_loss(self, step: int) -> None:
+        """LoggingTensorHook({'loss', 'step'}): the first step, then every N steps."""
+        now = time.time()
+        _log.info("loss = %s, step = %d (%.3f sec)", self._last_loss(), step,
+                  now - self._last_log_time)
+        self._last_log_step, self._last_log_time = step, now
+
+    def _log_rate(self, step: int) -> None:
+        """StepCounterHook: global_step/sec over the last N steps, logged and summarized."""
+        now = time.time()
+        rate = (step - self._last_rate_step) / max(now - self._last_rate_time, 1e-9)
+        _log.info("global_step/sec: %g", rate)
+        if self._writer is not None:
+            event_files.write(self._writer, {"global_step/sec": rate}, step)
+        self._last_rate_step, self._last_rate_time = step, now
+
+    # -- what CheckpointSaverHook.end did -----------------------------------------------------
+    def on_train_end(self, logs: dict | None = None) -> None:
+        step = self._global_step()
+        if self._steps_run == 0:
+            _log.warning("Training with estimator made no steps. Perhaps input is empty or "
+                         "misspecified.")
+        elif step == self._start:
+            _log.warning("global_step did not increase during training: the train_op should "
+                         "increment it (optimizer.minimize(loss, global_step="
+                         "tf.compat.v1.train.get_global_step())).")
+        if self._saving and step != self._last_saved:
+            self._save(step)
+        for listener in self._listeners:
+            listener.end(None, step)
+        self.final_loss = self._last_loss() if self._steps_run else None
