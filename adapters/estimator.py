@@ -83,20 +83,22 @@ def _random_seed(seed: int | None) -> Iterator[None]:
         tf.random.set_seed(tf_seed)
 
 
-def _check_hooks(hooks: Any) -> list:
+def check_hooks(hooks: Any) -> list:
+    """Hooks as a list; each must be a SessionRunHook (tf.estimator's rule)."""
     hooks = list(hooks or [])
     for hook in hooks:
         if not isinstance(hook, tf.compat.v1.train.SessionRunHook):
-            raise TypeError(f"Hooks must be a SessionRunHook, given: {hook}")
+            raise TypeError(f"All hooks must be `SessionRunHook` instances, given: {hook}")
     return hooks
 
 
-def _check_listeners(listeners: Any) -> list:
+def check_listeners(listeners: Any) -> list:
+    """Saving listeners as a list; each must be a CheckpointSaverListener."""
     listeners = list(listeners or [])
     for listener in listeners:
         if not isinstance(listener, tf.compat.v1.train.CheckpointSaverListener):
-            raise TypeError("saving_listeners must be a list of CheckpointSaverListener, "
-                            f"given: {listener}")
+            raise TypeError("All saving_listeners must be `CheckpointSaverListener` "
+                            f"instances, given: {listener}")
     return listeners
 
 
@@ -362,8 +364,8 @@ class Estimator:
         if max_steps is not None and max_steps <= _global_step_in(self._model_dir):
             _log.info("Skipping training since max_steps has already saved.")
             return self
-        hooks = _check_hooks(hooks)
-        listeners = _check_listeners(saving_listeners)
+        hooks = check_hooks(hooks)
+        listeners = check_listeners(saving_listeners)
         config = self._config
         if listeners and not (config.save_checkpoints_steps or config.save_checkpoints_secs):
             raise ValueError("There should be a CheckpointSaverHook to use saving_listeners. "
@@ -408,7 +410,7 @@ class Estimator:
         Returns `loss`, every eval_metric_ops key and `global_step` (numpy values), and writes
         them as summaries under `eval_dir(name)` at that global step.
         """
-        hooks = _check_hooks(hooks)
+        hooks = check_hooks(hooks)
         if steps is not None and steps <= 0:
             raise ValueError(f"Must specify steps > 0, given: {steps}")
         checkpoint_path = self._checkpoint_or_initialization(checkpoint_path, "evaluate")
@@ -444,7 +446,7 @@ class Estimator:
         dict predictions. Batches are predicted one at a time as they are consumed; with
         `hooks`, SpecModel.predict runs them all first (and yields them as one batch).
         """
-        hooks = _check_hooks(hooks)
+        hooks = check_hooks(hooks)
         checkpoint_path = self._checkpoint_or_initialization(checkpoint_path, "predict")
         with _random_seed(self._config.tf_random_seed):
             model, dataset = self._prepare(input_fn, ModeKeys.PREDICT, checkpoint_path)

@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 import tensorflow as tf
 
-from adapters.estimator import Estimator
+from adapters.estimator import Estimator, check_hooks, check_listeners
 
 _log = logging.getLogger("keras_spec")
 
@@ -29,20 +29,11 @@ def _validate_input_fn(input_fn: Any) -> None:
 
 
 def _validate_hooks(hooks: Any) -> tuple:
-    hooks = tuple(hooks or [])
-    for hook in hooks:
-        if not isinstance(hook, tf.compat.v1.train.SessionRunHook):
-            raise TypeError(f"All hooks must be `SessionRunHook` instances, given: {hook}")
-    return hooks
+    return tuple(check_hooks(hooks))
 
 
 def _validate_saving_listeners(listeners: Any) -> tuple:
-    listeners = tuple(listeners or [])
-    for listener in listeners:
-        if not isinstance(listener, tf.compat.v1.train.CheckpointSaverListener):
-            raise TypeError("All saving_listeners must be `CheckpointSaverListener` instances, "
-                            f"given: {listener}")
-    return listeners
+    return tuple(check_listeners(listeners))
 
 
 def _validate_exporters(exporters: Any) -> tuple:

@@ -61,7 +61,7 @@ def test_steps_add_and_max_steps_stops_at_the_global_step(tmp_path):
         estimator.train(train_fn, steps=0)
     with pytest.raises(ValueError, match="Must specify max_steps > 0, given: -1"):
         estimator.train(train_fn, max_steps=-1)
-    with pytest.raises(TypeError, match="Hooks must be a SessionRunHook"):
+    with pytest.raises(TypeError, match="All hooks must be `SessionRunHook` instances"):
         estimator.train(train_fn, steps=1, hooks=[object()])
 
 
@@ -174,8 +174,7 @@ def test_saving_listeners_see_every_checkpoint_and_can_stop_training(tmp_path):
     assert calls == ["begin", ("before", 0, False), ("after", 0, True), ("before", 5, False),
                      ("after", 5, True), ("before", 10, False), ("after", 10, True), ("end", 10)]
     assert checkpoint_steps(str(tmp_path)) == [5, 10]  # keep_checkpoint_max=2
-    with pytest.raises(TypeError, match="saving_listeners must be a list of "
-                                        "CheckpointSaverListener"):
+    with pytest.raises(TypeError, match="All saving_listeners must be `CheckpointSaverListener`"):
         estimator.train(train_fn, steps=1, saving_listeners=[object()])
     no_saving = Estimator(case["model_fn"], model_dir=str(tmp_path / "n"), params=case["params"],
                           config=RunConfig(save_checkpoints_steps=None, save_checkpoints_secs=None))
