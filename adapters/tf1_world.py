@@ -130,6 +130,18 @@ def _apply_gradients_guard(original: Callable) -> Callable:
     return apply_gradients
 
 
+def _init_from_checkpoint_recorder(original: Callable) -> Callable:
+    """init_from_checkpoint replaced variable initializers in the TF1 graph; here the request
+    is recorded and applied to the variables this call creates (see TF1World)."""
+    def init_from_checkpoint(ckpt_dir_or_file, assignment_map):
+        call = _current_call()
+        if call is None:
+            return original(ckpt_dir_or_file, assignment_map)
+        call.checkpoint_inits.append((ckpt_dir_or_file, assignment_map))
+        return None
+    return init_from_checkpoint
+
+
 def _patch_targets() -> list:
     """(owner, attribute, replacement factory) for every TF entry point a call redirects.
 
@@ -140,6 +152,7 @@ def _patch_targets() -> list:
     targets = [(module, kind, functools.partial(_summary_recorder, kind)) for kind in _SUMMARY_KINDS]
     targets += [(module, name, _merge_placeholder) for name in ("merge", "merge_all")]
     targets.append((tf.compat.v1.train.Optimizer, "apply_gradients", _apply_gradients_guard))
+    targets.append((tf.compat.v1.train, "init_from_checkpoint", _init_from_checkpoint_recorder))
     return targets
 
 
@@ -220,6 +233,8 @@ class ModelFnCall:
     occurrences: dict = field(default_factory=dict)
     created: list = field(default_factory=list)  # keras.Variables created during this call
     hook_writes: list = field(default_factory=list)  # ops carrying hook fetches out of the step
+    v1_variables: dict = field(default_factory=dict)  # get_variable name -> keras.Variable
+    checkpoint_inits: list = field(default_factory=list)  # init_from_checkpoint(...) calls
     base_scope: str = ""  # name scope the call started in ("replica_1" under a strategy ...)
 
     def collection(self, key: str) -> list:
@@ -391,6 +406,7 @@ class TF1World:
                 # TF1 way needs `.op` of the (eager) variable, which TF 2 does not have.
                 graph.add_to_collection(_GLOBAL_STEP_READ_KEY, gs.read_value())
                 yield state
+                self._apply_checkpoint_inits(state)
         finally:
             stack.pop()
             for key in graph.get_all_collection_keys():
@@ -430,6 +446,8 @@ class TF1World:
                 variable = self._create(tf1_name, kwargs)
                 self._by_key[key] = variable
                 state.created.append(variable)
+        if is_v1 and not name_scope:
+            state.v1_variables[tf1_name] = variable
         tf_variable = variable.value
         trainable = variable.trainable
         collections = kwargs.get("collections")
@@ -467,6 +485,53 @@ class TF1World:
         if any(c in _LOCAL_COLLECTIONS for c in collections):
             self._local_initial[variable.value.name.split(":")[0]] = value.numpy()
         return variable
+
+    def _apply_checkpoint_inits(self, state: ModelFnCall) -> None:
+        """tf.compat.v1.train.init_from_checkpoint, with tf.estimator's semantics.
+
+        The checkpoint value becomes the *initial* value: it is loaded into the variables this
+        call created (first trace), never over values a later trace finds already trained.
+        """
+        created = {id(v) for v in state.created}
+        for ckpt, assignment_map in state.checkpoint_inits:
+            reader = tf.train.load_checkpoint(ckpt)
+            shapes = reader.get_variable_to_shape_map()
+            for name_in_ckpt, target in sorted(dict(assignment_map).items()):
+                for variable, tensor_name in self._checkpoint_targets(state, name_in_ckpt, target):
+                    if tensor_name not in shapes:
+                        raise ValueError(f"init_from_checkpoint: tensor '{tensor_name}' is not in "
+                                         f"checkpoint {ckpt}; it holds {sorted(shapes)[:20]}")
+                    if list(shapes[tensor_name]) != variable.shape.as_list():
+                        raise ValueError(
+                            f"init_from_checkpoint: variable {variable.value.name} has shape "
+                            f"{variable.shape.as_list()} but '{tensor_name}' in {ckpt} has "
+                            f"{shapes[tensor_name]}")
+                    if id(variable) in created:
+                        with tf.init_scope():
+                            variable.assign(reader.get_tensor(tensor_name))
+
+    def _checkpoint_targets(self, state: ModelFnCall, name_in_ckpt: str, target: Any) -> list:
+        """(variable, checkpoint tensor name) pairs of one assignment_map entry."""
+        if isinstance(target, (tf.Variable, keras.Variable)):
+            tf_variable = target.value if isinstance(target, keras.Variable) else target
+            return [(self.variable(tf_variable.name.split(":")[0]), name_in_ckpt)]
+        if not isinstance(target, str):
+            raise TypeError("init_from_checkpoint assignment_map values must be variable names, "
+                            f"scopes or variables; got {target!r}")
+        if target in state.v1_variables:
+            return [(state.v1_variables[target], name_in_ckpt)]
+        if not name_in_ckpt.endswith("/"):
+            raise ValueError(f"init_from_checkpoint: '{target}' is not a variable of the model_fn; "
+                             "a scope mapping must look like {'ckpt_scope/': 'scope/'}.")
+        scope = target.rstrip("/") if target != "/" else ""
+        pairs = []
+        for name, variable in sorted(state.v1_variables.items()):
+            if scope and not name.startswith(scope + "/"):
+                continue
+            suffix = name[len(scope):].lstrip("/")
+            prefix = "" if name_in_ckpt == "/" else name_in_ckpt
+            pairs.append((variable, prefix + suffix))
+        return pairs
 
     def _unique_name(self, tf1_name: str) -> str:
         if tf1_name not in self._by_name:

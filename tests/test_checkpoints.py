@@ -82,3 +82,36 @@ def test_keras_metric_state_is_not_checkpointed(tmp_path):
     model.save_checkpoint(str(tmp_path))
     assert sorted(n for n, _ in tf.train.list_variables(str(tmp_path))) == ["global_step", "w"]
     model.restore_checkpoint(str(tmp_path))  # metric state need not be in the checkpoint
+
+
+def test_init_from_checkpoint_in_a_model_fn_sets_initial_values_only():
+    case = make_case("linreg")
+    ckpt_dir = os.path.join(CONFORMANCE_DIR, "ckpt", "linreg")
+
+    def model_fn(features, labels, mode, params):
+        spec = case["model_fn"](features, labels, mode, params)
+        tf.compat.v1.train.init_from_checkpoint(ckpt_dir, params["assignment_map"])
+        return spec
+
+    expected = [p["value"] for p in GOLDEN["linreg"]["predict_first8"]]
+    model = SpecModel(model_fn, params=dict(case["params"], assignment_map={"linreg/": "linreg/"}))
+    predictions = model.predict(predict_dataset(case), verbose=0)
+    assert max_relative_error(predictions["value"][:8], expected, floor=1e-3) < 1e-5
+    assert model.get_variable_value("global_step") == 0  # not in the map: not loaded
+
+    kernel_only = SpecModel(model_fn, params=dict(
+        case["params"], assignment_map={"linreg/dense/kernel": "linreg/dense/kernel"}))
+    kernel_only.build_variables(train_dataset(case))
+    reader = tf.train.load_checkpoint(ckpt_dir)
+    np.testing.assert_array_equal(kernel_only.get_variable_value("linreg/dense/kernel"),
+                                  reader.get_tensor("linreg/dense/kernel"))
+    np.testing.assert_array_equal(kernel_only.get_variable_value("linreg/dense/bias"), [0.0])
+    # training then retracing (evaluate) keeps the trained values
+    kernel_only.fit(train_dataset(case), epochs=1, steps_per_epoch=3, verbose=0)
+    trained = kernel_only.get_variable_value("linreg/dense/kernel")
+    kernel_only.evaluate(eval_dataset(case), verbose=0)
+    np.testing.assert_array_equal(kernel_only.get_variable_value("linreg/dense/kernel"), trained)
+
+    missing = SpecModel(model_fn, params=dict(case["params"], assignment_map={"nope/": "linreg/"}))
+    with pytest.raises(ValueError, match="tensor 'nope/dense/bias' is not in checkpoint"):
+        missing.build_variables(train_dataset(case))
