@@ -56,6 +56,26 @@ def split_features_labels(data: Any) -> tuple[Any, Any]:
     return data, None
 
 
+_SCAFFOLD_PARTS = ("init_fn", "init_op", "local_init_op", "ready_op", "ready_for_local_init_op",
+                   "saver")
+_warned_scaffold_parts: set = set()
+
+
+def _warn_unused_scaffold_parts(scaffold: Any) -> None:
+    """Say which Scaffold parts keras-spec does not run yet (once per part per process)."""
+    if scaffold is None:
+        return
+    given = [p for p in _SCAFFOLD_PARTS if getattr(scaffold, p, None) is not None]
+    new = [p for p in given if p not in _warned_scaffold_parts]
+    if new:
+        _warned_scaffold_parts.update(new)
+        warnings.warn(
+            f"The spec's Scaffold sets {new}; keras-spec does not run those yet (variables are "
+            "initialized when created, checkpoints use all global variables with RunConfig's "
+            "keep_checkpoint_max). Use tf.compat.v1.train.init_from_checkpoint in the model_fn "
+            "or Estimator(warm_start_from=...) to initialize from a checkpoint.", stacklevel=3)
+
+
 def _first_batch_signature(dataset: tf.data.Dataset) -> Any:
     """TensorSpecs of the first batch, as Keras's predict passes it to the step.
 
@@ -346,6 +366,7 @@ class SpecModel(keras.Model):
             with optional:
                 raw = self._model_fn(features, labels, mode, static_batch_size(features))
             spec = to_estimator_spec(raw, mode)
+            _warn_unused_scaffold_parts(spec.scaffold)
             trainable = call.collection(tf.compat.v1.GraphKeys.TRAINABLE_VARIABLES)
             call.hook_writes = self._trace_hooks(spec, mode) if with_hooks else []
         return spec, call, trainable

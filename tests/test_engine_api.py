@@ -184,3 +184,16 @@ def test_model_fn_ops_and_tpu_specs_run_through_their_estimator_spec():
     np.testing.assert_array_equal(results[0][0], results[1][0])
     assert results[0][1] == results[1][1]
     assert set(results[0][1]) == {"loss", "mae"}  # contrib's 'loss' metric is dropped
+
+
+def test_scaffold_parts_not_run_are_named_in_a_warning():
+    def fn(features, labels, mode):
+        pred = tf.matmul(features["x"], weight())
+        loss = tf.reduce_mean(tf.square(pred - labels))
+        scaffold = tf.compat.v1.train.Scaffold(init_fn=lambda scaffold, session: None)
+        return ks.EstimatorSpec(mode, loss=loss, scaffold=scaffold)
+
+    from adapters import spec_model
+    spec_model._warned_scaffold_parts.discard("init_fn")  # warned once per process
+    with pytest.warns(UserWarning, match=r"Scaffold sets \['init_fn'\]"):
+        SpecModel(fn).evaluate(dataset(), verbose=0)
