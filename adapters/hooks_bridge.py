@@ -358,12 +358,19 @@ class HookRunner:
 
 
 class HookCallback(keras.callbacks.Callback):
-    """Drives a HookRunner from Keras's train/test/predict callbacks."""
+    """Drives a HookRunner from the Keras callbacks of its mode (train, test or predict)."""
+
+    _KERAS_EVENT = {"train": "train", "eval": "test", "infer": "predict"}
 
     def __init__(self, runner: HookRunner, mode: str):
         super().__init__()
         self._runner, self._mode = runner, mode
         self._started = False
+        event = self._KERAS_EVENT[mode]
+        setattr(self, f"on_{event}_begin", self._begin)
+        setattr(self, f"on_{event}_batch_begin", self._batch_begin)
+        setattr(self, f"on_{event}_batch_end", self._batch_end)
+        setattr(self, f"on_{event}_end", self._end)
 
     def _begin(self, logs=None):
         self._runner.after_create_session()
@@ -380,51 +387,3 @@ class HookCallback(keras.callbacks.Callback):
     def _end(self, logs=None):
         if self._started:
             self._runner.end()
-
-    def on_train_begin(self, logs=None):
-        if self._mode == "train":
-            self._begin(logs)
-
-    def on_train_batch_begin(self, batch, logs=None):
-        if self._mode == "train":
-            self._batch_begin(batch, logs)
-
-    def on_train_batch_end(self, batch, logs=None):
-        if self._mode == "train":
-            self._batch_end(batch, logs)
-
-    def on_train_end(self, logs=None):
-        if self._mode == "train":
-            self._end(logs)
-
-    def on_test_begin(self, logs=None):
-        if self._mode == "eval":
-            self._begin(logs)
-
-    def on_test_batch_begin(self, batch, logs=None):
-        if self._mode == "eval":
-            self._batch_begin(batch, logs)
-
-    def on_test_batch_end(self, batch, logs=None):
-        if self._mode == "eval":
-            self._batch_end(batch, logs)
-
-    def on_test_end(self, logs=None):
-        if self._mode == "eval":
-            self._end(logs)
-
-    def on_predict_begin(self, logs=None):
-        if self._mode == "infer":
-            self._begin(logs)
-
-    def on_predict_batch_begin(self, batch, logs=None):
-        if self._mode == "infer":
-            self._batch_begin(batch, logs)
-
-    def on_predict_batch_end(self, batch, logs=None):
-        if self._mode == "infer":
-            self._batch_end(batch, logs)
-
-    def on_predict_end(self, logs=None):
-        if self._mode == "infer":
-            self._end(logs)

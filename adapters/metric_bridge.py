@@ -56,7 +56,7 @@ class BridgedMetric(keras.metrics.Metric):
         return self._bridge.final_value(self._key)
 
     def reset_state(self):
-        self._bridge.reset()
+        """Nothing per metric: SpecModel.reset_metrics resets the bridge's state once."""
 
 
 class MetricBridge:

@@ -270,8 +270,9 @@ class SpecModel(keras.Model):
         return list(super().metrics) + list(self._bridge.metrics.values())
 
     def reset_metrics(self):
+        """Keras's metrics, then once all metric state of the model_fn (locals, Metric objects)."""
         super().reset_metrics()
-        self._world.reset_local_variables()
+        self._bridge.reset()
 
     def call(self, *args, **kwargs):
         raise NotImplementedError(

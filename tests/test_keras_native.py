@@ -86,6 +86,17 @@ def fit_both(spec_model, ref, epochs=EPOCHS):
                                rtol=1e-5)
 
 
+def trains_and_predicts_like_reference(spec_model):
+    """Compile, train beside the hand-written Keras model, evaluate, compare predictions."""
+    spec_model.compile(optimizer=optimizer())
+    ref = reference_model()
+    fit_both(spec_model, ref)
+    spec_model.evaluate(eval_ds(), verbose=0)
+    np.testing.assert_allclose(spec_model.predict(predict_ds(), verbose=0),
+                               ref.predict(predict_ds(), verbose=0), rtol=1e-5, atol=1e-6)
+    return ref
+
+
 def assert_same_weights(spec_model, expected: dict):
     for name, value in expected.items():
         np.testing.assert_allclose(spec_model.get_variable_value(name), value, rtol=1e-5,
@@ -130,12 +141,7 @@ def test_unnamed_inline_layers_get_distinct_variables():
         return spec_from_logits(mode, labels, logits)
 
     model = SpecModel(model_fn)
-    model.compile(optimizer=optimizer())
-    ref = reference_model()
-    fit_both(model, ref)
-    model.evaluate(eval_ds(), verbose=0)
-    np.testing.assert_allclose(model.predict(predict_ds(), verbose=0),
-                               ref.predict(predict_ds(), verbose=0), rtol=1e-5, atol=1e-6)
+    trains_and_predicts_like_reference(model)
     shapes = sorted(model.get_variable_value(n).shape for n in model.get_variable_names())
     assert shapes == [(), (3,), (4, 8), (8,), (8, 3)]
     assert len(model.weights) == 5
@@ -224,12 +230,7 @@ def test_layers_passed_in_params_are_reused(built):
         hidden.build((None, 4))
         logits.build((None, 8))
     model = SpecModel(params_model_fn, params={"hidden": hidden, "logits": logits})
-    model.compile(optimizer=optimizer())
-    ref = reference_model()
-    fit_both(model, ref)
-    model.evaluate(eval_ds(), verbose=0)
-    np.testing.assert_allclose(model.predict(predict_ds(), verbose=0),
-                               ref.predict(predict_ds(), verbose=0), rtol=1e-5, atol=1e-6)
+    ref = trains_and_predicts_like_reference(model)
     # The user's own layer objects hold the trained weights (params are not deep-copied).
     for layer in (hidden, logits):
         assert len(layer.weights) == 2
