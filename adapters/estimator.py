@@ -30,10 +30,12 @@ import tensorflow as tf
 from keras_spec import ModeKeys
 
 from adapters import event_files, input_fn as input_fns, warm_start as warm_starting
+from adapters import scaffold as scaffold_lib
 from adapters.model_fn_binding import BoundModelFn, model_fn_arg_names
 from adapters.run_config import RunConfig
 from adapters.spec_model import SpecModel
-from adapters.train_loop import TrainLoop
+from adapters.tf1_saver import SaverSettings
+from adapters.train_loop import TrainLoop, checkpoint_plan
 
 _log = logging.getLogger("keras_spec")
 
@@ -174,6 +176,10 @@ def _batch_length(predictions: dict) -> int:
     return length or 0
 
 
+def _no_scope() -> Any:
+    return contextlib.nullcontext()
+
+
 class Estimator:
     """tf.estimator.Estimator's API for a model_fn, run by a Keras SpecModel.
 
@@ -195,12 +201,16 @@ class Estimator:
         self._model_fn = model_fn
         self._params = dict(params or {})
         self._warm_start_settings = warm_starting.settings_from(warm_start_from)
-        for strategy in (self._config.train_distribute, self._config.eval_distribute):
-            if strategy is not None and strategy.num_replicas_in_sync > 1:
-                raise NotImplementedError(
-                    "RunConfig(train_distribute/eval_distribute) with "
-                    f"{strategy.num_replicas_in_sync} replicas: the engine runs one device for "
-                    "now. Leave them unset.")
+        train_strategy = self._config.train_distribute
+        eval_strategy = self._config.eval_distribute
+        if eval_strategy is not None and train_strategy is not None and (
+                eval_strategy is not train_strategy):
+            raise NotImplementedError(
+                "RunConfig(eval_distribute=...) differs from train_distribute: keras-spec runs "
+                "train, evaluate and predict on one model under one strategy. Pass the same "
+                "strategy to both, or only train_distribute (metrics are computed across all "
+                "replicas, so they equal a single-device evaluation).")
+        self._strategy = train_strategy or eval_strategy
         self._model: SpecModel | None = None
         self._last_loss: tf.Variable | None = None
         self._train_writer: Any = None
@@ -305,9 +315,15 @@ class Estimator:
         if self._model is None:
             self._last_loss = tf.Variable(float("nan"), trainable=False, dtype=tf.float32,
                                           name="keras_spec_last_loss")
-            self._model = SpecModel(self._engine_model_fn(), params=self._params,
-                                    config=self._config)
+            scope = self._strategy.scope() if self._strategy is not None else _no_scope()
+            with scope:  # the strategy the model's steps run under
+                self._model = SpecModel(self._engine_model_fn(), params=self._params,
+                                        config=self._config)
             self._model.compile(steps_per_execution=self._steps_per_execution())
+            # Estimator's default Saver (used when the spec's Scaffold has none).
+            scaffold_lib.set_default_saver(self._model, SaverSettings(
+                max_to_keep=self._config.keep_checkpoint_max,
+                keep_checkpoint_every_n_hours=self._config.keep_checkpoint_every_n_hours))
         return self._model
 
     def _input(self, input_fn: Callable, mode: str) -> tf.data.Dataset:
@@ -331,7 +347,8 @@ class Estimator:
         dataset = self._input(input_fn, mode)
         if mode == ModeKeys.PREDICT:
             dataset = input_fns.features_only(dataset)
-        model.build_variables(dataset, mode)
+        with scaffold_lib.restoring(model, bool(checkpoint_path)):  # Scaffold init ops: skipped
+            model.build_variables(dataset, mode)
         self._load(model, checkpoint_path)
         return model, dataset
 
@@ -349,7 +366,8 @@ class Estimator:
         """Train from the latest checkpoint: `steps` more steps, or up to global step `max_steps`.
 
         Without either, trains until input_fn's data ends. Checkpoints per RunConfig and at the
-        end; returns self.
+        end, unless a CheckpointSaverHook in `hooks` or the spec's training hooks replaces that
+        (it then gets `saving_listeners`); returns self.
         """
         if self._config.task_type in ("evaluator", "ps"):
             raise ValueError("Train has been called wrong configuration. Please use "
@@ -367,13 +385,10 @@ class Estimator:
         hooks = check_hooks(hooks)
         listeners = check_listeners(saving_listeners)
         config = self._config
-        if listeners and not (config.save_checkpoints_steps or config.save_checkpoints_secs):
-            raise ValueError("There should be a CheckpointSaverHook to use saving_listeners. "
-                             "Please set one of the RunConfig.save_checkpoints_steps or "
-                             "RunConfig.save_checkpoints_secs.")
         with _random_seed(config.tf_random_seed):
             latest = self.latest_checkpoint()
             model, dataset = self._prepare(input_fn, ModeKeys.TRAIN, latest)
+            plan = checkpoint_plan(model, config, hooks, listeners)  # after the spec is known
             start = int(model.global_step.numpy())
             to_run = steps if steps is not None else (max_steps - start if max_steps else None)
             if to_run is not None:
@@ -381,11 +396,16 @@ class Estimator:
                     _log.info("Skipping training since max_steps has already saved.")
                     return self
                 dataset = dataset.take(to_run)  # exact, whatever steps_per_execution is
-            if self._train_writer is None:
-                self._train_writer = event_files.writer_for(self._model_dir)
+            if self._train_writer is None:  # only the chief writes summaries, as tf.estimator
+                self._train_writer = (event_files.writer_for(self._model_dir) if config.is_chief
+                                      else tf.summary.create_noop_writer())
             loop = TrainLoop(
-                start_step=start, config=config, listeners=listeners, writer=self._train_writer,
-                save=lambda: model.save_checkpoint(self._model_dir, config.keep_checkpoint_max),
+                start_step=start, config=config, listeners=plan.loop_listeners,
+                writer=self._train_writer, saves_checkpoints=plan.default_saving,
+                # One writer: only the chief checkpoints (tf.estimator's non-chief workers had
+                # no CheckpointSaverHook); every worker still runs the collective steps.
+                save=(lambda: model.save_checkpoint(self._model_dir, config.keep_checkpoint_max))
+                if config.is_chief else (lambda: None),
                 global_step=lambda: int(model.global_step.numpy()),
                 last_loss=lambda: float(self._last_loss.numpy()),
                 latest_saved_step=start if latest else None)
@@ -394,8 +414,9 @@ class Estimator:
                 return self
             # model_fn summaries (and the loss) are written every save_summary_steps steps
             every, gs = config.save_summary_steps, model.global_step
-            record = (lambda: tf.equal(tf.math.floormod(gs.value, every), 0)) if every else False
-            with self._train_writer.as_default(), tf.summary.record_if(record):
+            record = (lambda: tf.equal(tf.math.floormod(gs.value, every), 0)) if (
+                every and config.is_chief) else False
+            with self._train_writer.as_default(), tf.summary.record_if(record), plan.context:
                 model.fit(dataset, epochs=1, verbose=0, callbacks=[loop],
                           **_hooks_kwargs(SpecModel.fit, hooks))
             self._train_writer.flush()
@@ -482,8 +503,9 @@ class Estimator:
                 self._warm_start_settings.ckpt_to_initialize_from)
         with _random_seed(self._config.tf_random_seed):
             model = self._spec_model()
-            model.build_variables(_receiver_features_spec(serving_input_receiver_fn),
-                                  ModeKeys.PREDICT)
+            with scaffold_lib.restoring(model):
+                model.build_variables(_receiver_features_spec(serving_input_receiver_fn),
+                                      ModeKeys.PREDICT)
             try:
                 model.restore_checkpoint(checkpoint_path)
             except ValueError as e:

@@ -9,7 +9,9 @@ real Session to run new ops get a clear error naming them. With steps_per_execut
 run once per execution (the values of its last step), as TPUEstimator ran them per loop.
 
 The standard hooks whose begin() builds TF1-only machinery (savers, FileWriters, profilers) are
-replaced by native equivalents: CheckpointSaverHook, SummarySaverHook, StepCounterHook.
+replaced by native equivalents: CheckpointSaverHook and ProfilerHook by NativeHooks the runner
+drives like other hooks (native_hooks.py; so they also work as the spec's training hooks),
+SummarySaverHook and StepCounterHook by Keras callbacks.
 """
 
 from __future__ import annotations
@@ -21,6 +23,11 @@ from typing import Any
 
 import keras
 import tensorflow as tf
+
+from adapters import scaffold as scaffold_lib
+from adapters.native_hooks import Cadence, native_hook
+from adapters.native_hooks import hook_settings as _hook_settings
+from adapters.native_hooks import timer_every as _timer_every
 
 _train = tf.compat.v1.train
 _log = logging.getLogger("keras_spec")
@@ -34,90 +41,9 @@ def _hook_name(hook: Any) -> str:
     return type(hook).__name__
 
 
-def _hook_settings(hook: Any, *names: str) -> list:
-    """Private attributes of TF's standard hooks that say what the hook was configured to do.
-
-    TF exposes no public accessors for them; read here only (checked on TF 2.21.0).
-    """
-    return [getattr(hook, name) for name in names]
-
-
-def _timer_every(timer: Any) -> tuple[int | None, float | None]:
-    every_steps, every_secs = _hook_settings(timer, "_every_steps", "_every_secs")
-    return every_steps, every_secs
-
-
 # ---------------------------------------------------------------------------------------------
 # Native replacements for hooks whose begin() builds TF1-only machinery
 # ---------------------------------------------------------------------------------------------
-class _Cadence:
-    """Every N steps or every S seconds, like TF's SecondOrStepTimer."""
-
-    def __init__(self, every_steps: int | None, every_secs: float | None):
-        self.every_steps, self.every_secs = every_steps, every_secs
-        self.last_step, self.last_time = None, None
-
-    def due(self, step: int) -> bool:
-        if self.last_step is None:
-            return True
-        if self.every_steps is not None:
-            return step >= self.last_step + self.every_steps
-        return time.time() >= self.last_time + (self.every_secs or 0)
-
-    def mark(self, step: int) -> None:
-        self.last_step, self.last_time = step, time.time()
-
-
-class CheckpointSaverCallback(keras.callbacks.Callback):
-    """CheckpointSaverHook: TF1-named checkpoints on a cadence and at the end, with listeners."""
-
-    def __init__(self, spec_model: Any, checkpoint_dir: str, every_steps: int | None,
-                 every_secs: float | None, listeners: list, max_to_keep: int | None = 5):
-        super().__init__()
-        self._spec_model = spec_model
-        self._dir = checkpoint_dir
-        self._cadence = _Cadence(every_steps, every_secs)
-        self._listeners = list(listeners)
-        self._max_to_keep = max_to_keep
-
-    @classmethod
-    def from_hook(cls, spec_model: Any, hook: Any) -> "CheckpointSaverCallback":
-        checkpoint_dir, timer, listeners = _hook_settings(
-            hook, "_checkpoint_dir", "_timer", "_listeners")
-        return cls(spec_model, checkpoint_dir, *_timer_every(timer), listeners)
-
-    def _step(self) -> int:
-        return int(self._spec_model.global_step.numpy())
-
-    def _save(self, step: int) -> None:
-        for listener in self._listeners:
-            listener.before_save(None, step)
-        self._spec_model.save_checkpoint(self._dir, max_to_keep=self._max_to_keep)
-        self._cadence.mark(step)
-        for listener in self._listeners:
-            if listener.after_save(None, step):
-                self.model.stop_training = True
-
-    def on_train_begin(self, logs=None):
-        for listener in self._listeners:
-            listener.begin()
-        step = self._step()
-        if self._cadence.last_step is None:
-            self._save(step)  # tf.estimator saved right after the session was created
-
-    def on_train_batch_end(self, batch, logs=None):
-        step = self._step()
-        if self._cadence.due(step):
-            self._save(step)
-
-    def on_train_end(self, logs=None):
-        step = self._step()
-        if step != self._cadence.last_step:
-            self._save(step)
-        for listener in self._listeners:
-            listener.end(None, step)
-
-
 class SummaryWriterCallback(keras.callbacks.Callback):
     """SummarySaverHook / StepCounterHook: a default summary writer for the model_fn's summaries
     (written at the global step every N steps) and, for StepCounterHook, global_step/sec."""
@@ -127,7 +53,7 @@ class SummaryWriterCallback(keras.callbacks.Callback):
         super().__init__()
         self._spec_model = spec_model
         self._file_writer = tf.summary.create_file_writer(output_dir)
-        self._cadence = _Cadence(every_steps, every_secs)
+        self._cadence = Cadence(every_steps, every_secs)
         self._steps_per_sec = steps_per_sec
         self._contexts = []
         self._recording = tf.Variable(False, trainable=False)
@@ -164,11 +90,20 @@ class SummaryWriterCallback(keras.callbacks.Callback):
 
 
 def native_callbacks(spec_model: Any, hooks: list) -> tuple[list, list]:
-    """Split hooks into (hooks run through the bridge, Keras callbacks replacing standard ones)."""
+    """Split hooks into (hooks run through the bridge, Keras callbacks replacing standard ones).
+
+    CheckpointSaverHook and ProfilerHook come back as NativeHooks among the bridged hooks. The
+    first CheckpointSaverHook also gets the saving listeners the Estimator facade set aside for
+    a CheckpointSaverHook of the spec (tf.estimator added them to the first saver hook).
+    """
     bridged, callbacks = [], []
+    extra_listeners = scaffold_lib.spec_saver_listeners(scaffold_lib.world_of(spec_model))
     for hook in hooks:
-        if isinstance(hook, _train.CheckpointSaverHook):
-            callbacks.append(CheckpointSaverCallback.from_hook(spec_model, hook))
+        native = native_hook(spec_model, hook, extra_listeners)
+        if native is not None:
+            if isinstance(hook, _train.CheckpointSaverHook):
+                extra_listeners = []
+            bridged.append(native)
         elif isinstance(hook, _train.SummarySaverHook):
             output_dir, timer = _hook_settings(hook, "_output_dir", "_timer")
             if output_dir is None:
@@ -181,11 +116,10 @@ def native_callbacks(spec_model: Any, hooks: list) -> tuple[list, list]:
                 output_dir = os.path.join(os.getcwd(), "step_counter")
             callbacks.append(SummaryWriterCallback(spec_model, output_dir, *_timer_every(timer),
                                                    steps_per_sec=True))
-        elif isinstance(hook, (_train.ProfilerHook, _train.FeedFnHook)):
+        elif isinstance(hook, _train.FeedFnHook):
             raise HookSessionError(
-                f"{_hook_name(hook)} needs a TF1 Session (run options / feed_dict), which TF 2.21 "
-                "no longer has. Use keras.callbacks.TensorBoard(profile_batch=...) to profile, "
-                "and feed data through the input dataset.")
+                "FeedFnHook needs a TF1 Session (feed_dict), which TF 2.21 no longer has. Feed "
+                "data through the input dataset.")
         else:
             bridged.append(hook)
     return bridged, callbacks

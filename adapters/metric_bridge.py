@@ -68,6 +68,7 @@ class MetricBridge:
         self._reset_local_variables = reset_local_variables
         self._mark_metric_state = mark_metric_state
         self._trace_eval_metric_ops = trace_eval_metric_ops
+        self._default_trace = trace_eval_metric_ops
         self.metrics: dict[str, BridgedMetric] = {}
         self._metric_objects: dict[str, Any] = {}
         self._holders: dict[str, tf.Variable] = {}
@@ -75,8 +76,17 @@ class MetricBridge:
         self._values_fn = None
 
     # -- inside the traced test step ----------------------------------------------------------
-    def step(self, eval_metric_ops: dict, features: Any, labels: Any) -> dict:
-        """Run every update op; return the in-step values (for progress display)."""
+    def step(self, eval_metric_ops: dict, features: Any, labels: Any,
+             retrace: Callable[[Any, Any], dict] | None = None) -> dict:
+        """Run every update op; return the in-step values (for progress display).
+
+        `retrace(features, labels)` rebuilds the same eval_metric_ops for the values-only graph
+        (default: the EVAL model_fn); a TPU metric_fn run on gathered tensors passes its own.
+        """
+        trace = retrace or self._default_trace
+        if trace is not self._trace_eval_metric_ops:
+            self._trace_eval_metric_ops, self._values_fn = trace, None
+            self._input_signature = None
         self._remember_signature(features, labels)
         sources = {t.op for t in tf.nest.flatten((features, labels)) if isinstance(t, tf.Tensor)}
         updates, values = [], {}
@@ -114,6 +124,14 @@ class MetricBridge:
     def _holder(self, key: str, value: tf.Tensor) -> tf.Variable:
         holder = self._holders.get(key)
         if holder is None:
+            context = tf.distribute.get_replica_context()
+            if context is not None and context.num_replicas_in_sync > 1:
+                raise ValueError(
+                    f"eval_metric_ops['{key}']: its value tensor depends on the batch, which "
+                    "under several replicas would report one replica's last batch. Use a "
+                    "tf.compat.v1.metrics.* metric or a Keras Metric object (aggregated across "
+                    "replicas), or TPUEstimatorSpec eval_metrics (computed on all replicas' "
+                    "tensors).")
             if not value.shape.is_fully_defined():
                 raise ValueError(
                     f"eval_metric_ops['{key}']: its value tensor depends on the batch and has a "

@@ -21,10 +21,11 @@ import tensorflow as tf
 import keras_spec
 from keras_spec import ModeKeys
 
-from adapters import hooks_bridge, tf1_world
+from adapters import distributed_steps, hooks_bridge, tf1_world
 from adapters.metric_bridge import MetricBridge
 from adapters.model_fn_binding import BoundModelFn, static_batch_size, to_estimator_spec
 from adapters.run_config import RunConfig
+from keras_spec.tpu_estimator_spec import call_host_fn
 
 _UNSET = object()
 
@@ -56,13 +57,15 @@ def split_features_labels(data: Any) -> tuple[Any, Any]:
     return data, None
 
 
-_SCAFFOLD_PARTS = ("init_fn", "init_op", "local_init_op", "ready_op", "ready_for_local_init_op",
-                   "saver")
+# Scaffold parts keras-spec does not use. init_op, init_fn, local_init_op and saver are run
+# (adapters/scaffold.py); ready_op and ready_for_local_init_op are not needed (variables are
+# initialized when created) and are ignored silently.
+_SCAFFOLD_PARTS = ("summary_op",)
 _warned_scaffold_parts: set = set()
 
 
 def _warn_unused_scaffold_parts(scaffold: Any) -> None:
-    """Say which Scaffold parts keras-spec does not run yet (once per part per process)."""
+    """Say which Scaffold parts keras-spec does not use (once per part per process)."""
     if scaffold is None:
         return
     given = [p for p in _SCAFFOLD_PARTS if getattr(scaffold, p, None) is not None]
@@ -70,10 +73,9 @@ def _warn_unused_scaffold_parts(scaffold: Any) -> None:
     if new:
         _warned_scaffold_parts.update(new)
         warnings.warn(
-            f"The spec's Scaffold sets {new}; keras-spec does not run those yet (variables are "
-            "initialized when created, checkpoints use all global variables with RunConfig's "
-            "keep_checkpoint_max). Use tf.compat.v1.train.init_from_checkpoint in the model_fn "
-            "or Estimator(warm_start_from=...) to initialize from a checkpoint.", stacklevel=3)
+            f"The spec's Scaffold sets {new}; keras-spec does not use it: every "
+            "tf.compat.v1.summary the model_fn records is written to the active summary writer "
+            "(the Estimator facade writes them every save_summary_steps).", stacklevel=3)
 
 
 def _first_batch_signature(dataset: tf.data.Dataset) -> Any:
@@ -130,6 +132,7 @@ class SpecModel(keras.Model):
         self._cores: dict[str, Any] = {}
         self._summary_layout: dict[str, list] = {}
         self._hook_runners: dict[str, Any] = {}
+        self._tpu_calls: dict[str, dict] = {}  # mode -> TPU (fn, tensors) pairs, several replicas
         # Keras layers built before they were put in params own variables made outside the
         # model_fn: track them so they are trained by a compiled optimizer and saved. (Unbuilt
         # ones are built inside the model_fn, where their variables become model_fn variables.)
@@ -177,16 +180,35 @@ class SpecModel(keras.Model):
                             if k not in ("loss_weights", "weighted_metrics")})
 
     def _ensure_compiled(self) -> None:
-        replicas = self.distribute_strategy.num_replicas_in_sync
-        if replicas > 1:
-            # Not yet: compat.v1 optimizers need the estimator loss scaling across replicas and
-            # the metric bridge reads SyncOnRead metric variables in cross-replica context.
-            raise NotImplementedError(
-                f"SpecModel does not run under a strategy with {replicas} replicas yet "
-                "(cross-replica gradient scaling and metric aggregation for model_fns are not "
-                "implemented). Build the SpecModel outside strategy.scope() to run on one device.")
         if not self.compiled:
             self.compile()
+
+    def _replicas(self) -> int:
+        return self.distribute_strategy.num_replicas_in_sync
+
+    def make_train_function(self, force: bool = False):
+        """Keras's train function on one replica; our own cross-replica one on several."""
+        if self._replicas() == 1:
+            return super().make_train_function(force)
+        if self.train_function is None or force:
+            self.train_function = distributed_steps.make_train_function(self)
+        return self.train_function
+
+    def make_predict_function(self, force: bool = False):
+        """Keras's predict function on one replica; our own cross-replica one on several."""
+        if self._replicas() == 1:
+            return super().make_predict_function(force)
+        if self.predict_function is None or force:
+            self.predict_function = distributed_steps.make_predict_function(self)
+        return self.predict_function
+
+    def make_test_function(self, force: bool = False):
+        """Keras's test function on one replica; our own cross-replica one on several."""
+        if self._replicas() == 1:
+            return super().make_test_function(force)
+        if self.test_function is None or force:
+            self.test_function = distributed_steps.make_test_function(self)
+        return self.test_function
 
     # -- Keras entry points ---------------------------------------------------------------------
     def fit(self, *args, hooks: list | None = None, **kwargs):
@@ -250,20 +272,34 @@ class SpecModel(keras.Model):
             setattr(self, attr, None)
         needs_trace = (mode == ModeKeys.TRAIN or mode not in self._cores or bool(bridged)
                        or (previous is not None and bool(previous.hooks)))
-        if (isinstance(x, tf.data.Dataset) and needs_trace
-                and self.distribute_strategy.num_replicas_in_sync == 1):
+        if isinstance(x, tf.data.Dataset) and needs_trace and (
+                self._replicas() == 1 or mode != ModeKeys.PREDICT):
             # Variables exist before callbacks run (BackupAndRestore, ModelCheckpoint restores);
             # the traced core is reused by Keras's own first step.
             # Keras's fit/evaluate read batches inside their tf.function (element_spec shapes);
             # predict passes each batch's concrete tensors: trace with what Keras will pass.
             signature = _first_batch_signature(x) if mode == ModeKeys.PREDICT else x.element_spec
             self.build_variables(signature, mode)
+        elif bridged and isinstance(x, tf.data.Dataset):
+            raise NotImplementedError(
+                "SessionRunHooks in predict() are not supported under a strategy with "
+                f"{self._replicas()} replicas; predict on one device to run prediction hooks.")
         elif bridged:
             raise ValueError("SessionRunHooks need the input as a tf.data.Dataset (the step is "
                              "traced before Keras starts so the hooks' tensors are known).")
         if runner.hooks:
             hook_callbacks.insert(0, hooks_bridge.HookCallback(runner, mode))
         return hook_callbacks + list(callbacks or [])
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        """Nothing to build symbolically (Keras-private hook, checked on Keras 3.15.1).
+
+        Under a strategy Keras reads a batch here and calls the model to build compiled
+        losses and metrics; a SpecModel has no call() and creates its variables by tracing the
+        model_fn (build_variables / the first step). With MultiWorkerMirroredStrategy Keras's
+        own version fails on dict features.
+        """
+        return
 
     @property
     def metrics(self):
@@ -291,8 +327,9 @@ class SpecModel(keras.Model):
         spec = data.element_spec if isinstance(data, tf.data.Dataset) else data
         features, labels = split_features_labels(spec)
         core = self._core(mode)
-        if not hasattr(core, "get_concrete_function"):
-            return self.get_variable_names()  # several replicas: built by the first step
+        if self._replicas() > 1:
+            distributed_steps.trace_replica_step(self, core, mode, features, labels)
+            return self.get_variable_names()
         if mode == ModeKeys.PREDICT:
             core.get_concrete_function(features)
         else:
@@ -361,16 +398,60 @@ class SpecModel(keras.Model):
         mode's SessionRunHooks begin() in the same world, and `call.hook_writes` holds the ops
         that carry their fetched tensors out of the step.
         """
-        with self._world.call(mode) as call:
+        from adapters import scaffold as scaffold_lib  # pylint: disable=g-import-not-at-top
+
+        # The Scaffold's init parts run (or are kept out of the step) when the call ends.
+        with scaffold_lib.session_parts(self._world, mode) as session_parts, \
+                self._world.call(mode) as call:
             optional = (keras_spec.validation.train_op_optional()
                         if mode == ModeKeys.TRAIN else contextlib.nullcontext())
             with optional:
                 raw = self._model_fn(features, labels, mode, static_batch_size(features))
-            spec = to_estimator_spec(raw, mode)
+            spec = self._spec_from(raw, mode, call)
+            session_parts.take(spec, bool(getattr(self._config, "is_chief", True)))
             _warn_unused_scaffold_parts(spec.scaffold)
             trainable = call.collection(tf.compat.v1.GraphKeys.TRAINABLE_VARIABLES)
             call.hook_writes = self._trace_hooks(spec, mode) if with_hooks else []
         return spec, call, trainable
+
+    def _spec_from(self, raw: Any, mode: str, call: tf1_world.ModelFnCall) -> Any:
+        """The spec as an EstimatorSpec; under several replicas a TPUEstimatorSpec keeps its
+        eval_metrics / host_call tensors aside (call.tpu_tensors): their functions run once, on
+        all replicas' tensors (distributed_steps), and scaffold_fn runs on the first replica."""
+        call.tpu_tensors = {}
+        if isinstance(raw, keras_spec.TPUEstimatorSpec) and self._replicas() > 1:
+            pairs = {"host_call": raw.host_call if mode != ModeKeys.PREDICT else None,
+                     "eval_metrics": raw.eval_metrics if mode == ModeKeys.EVAL else None}
+            pairs = {k: p for k, p in pairs.items() if p is not None}
+            call.tpu_tensors = {k: p[1] for k, p in pairs.items()}
+            first = distributed_steps.is_first_local_replica()
+            if first:
+                self._tpu_calls[mode] = pairs
+            raw = raw._replace(eval_metrics=None, host_call=None,
+                               scaffold_fn=raw.scaffold_fn if first else None)
+        return to_estimator_spec(raw, mode)
+
+    def _run_host_call(self, mode: str, tensors: Any) -> None:
+        """host_call's function once, on every replica's tensors (cross-replica context)."""
+        pair = self._tpu_calls[mode]["host_call"]
+        with self._world.call(mode) as call:
+            call_host_fn(pair, tensors)
+        tf1_world.write_summaries(call.summaries,
+                                  step=self._world.global_step.value.read_value())
+
+    def _metric_fn_ops(self, tensors: Any, _labels: Any = None) -> dict:
+        pair = self._tpu_calls[ModeKeys.EVAL]["eval_metrics"]
+        with self._world.call(ModeKeys.EVAL):
+            ops = call_host_fn(pair, tensors)
+        if not isinstance(ops, dict):
+            raise TypeError("eval_metrics: metric_fn must return a dict of name -> "
+                            f"(metric_value, update_op) or Metric; got {type(ops).__name__}.")
+        return ops
+
+    def _run_metric_fn(self, tensors: Any) -> dict:
+        """metric_fn once on every replica's tensors; its metrics become the model's."""
+        return self._bridge.step(self._metric_fn_ops(tensors), tensors, (),
+                                 retrace=self._metric_fn_ops)
 
     def _trace_hooks(self, spec: keras_spec.EstimatorSpec, mode: str) -> list:
         if mode == ModeKeys.TRAIN:
@@ -381,6 +462,8 @@ class SpecModel(keras.Model):
             spec_hooks = list(spec.evaluation_hooks)
         else:
             spec_hooks = list(spec.prediction_hooks)
+        if self._replicas() > 1 and not distributed_steps.is_first_local_replica():
+            return []  # hooks observe the first replica of this worker
         runner = self._hook_runners.get(mode)
         if runner is None:
             if not spec_hooks:
@@ -396,6 +479,8 @@ class SpecModel(keras.Model):
         return runner.trace(bridged)
 
     def _eval_metric_ops_for(self, features: Any, labels: Any) -> dict:
+        if self._replicas() > 1:
+            return distributed_steps.eval_metric_values(self, features, labels)
         spec, _, _ = self._run_model_fn(features, labels, ModeKeys.EVAL)
         return spec.eval_metric_ops
 
@@ -407,7 +492,7 @@ class SpecModel(keras.Model):
             # PREDICT is never XLA-compiled: PREDICT specs commonly build string export outputs
             # (class names) that XLA has no kernels for, and XLA compiles dead ops too.
             jit = self._core_jit and mode != ModeKeys.PREDICT
-            if self.distribute_strategy.num_replicas_in_sync > 1:
+            if self._replicas() > 1:
                 # Replicas synchronize inside the model_fn (compat.v1 optimizers' merge_call),
                 # which a nested tf.function cannot contain: run the body in Keras's step.
                 if jit:
@@ -444,6 +529,14 @@ class SpecModel(keras.Model):
             with tf.control_dependencies([spec.train_op]):
                 loss = tf.identity(loss)
         elif optimizer is not None:
+            if self._replicas() > 1:
+                raise NotImplementedError(
+                    "A spec without train_op trained by compile(optimizer=...) is not supported "
+                    f"with {self._replicas()} replicas yet (the tape does not reach the "
+                    "replicas' variable copies through the TF1 emulation). Return train_op from "
+                    "a compat.v1 optimizer (e.g. tf.compat.v1.train.AdamOptimizer(...).minimize("
+                    "loss, global_step=tf.compat.v1.train.get_global_step())), which averages "
+                    "gradients over replicas as tf.estimator did, or train on one device.")
             keras_vars = self._variables_to_train(trainable, tape.watched_variables())
             grads = tape.gradient(loss, [v.value for v in keras_vars])
             pairs = [(g, v) for g, v in zip(grads, keras_vars) if g is not None]
@@ -462,7 +555,7 @@ class SpecModel(keras.Model):
                 "train_op from the model_fn (e.g. optimizer.minimize(loss, "
                 "global_step=tf.compat.v1.train.get_global_step())) or compile the SpecModel with "
                 "an optimizer: model.compile(optimizer=keras.optimizers.Adam(...)).")
-        return loss, self._summaries_out(ModeKeys.TRAIN, call)
+        return loss, self._summaries_out(ModeKeys.TRAIN, call), call.tpu_tensors.get("host_call", ())
 
     def _variables_to_train(self, trainable: list, watched: tuple) -> list:
         """The keras.Variables the compiled optimizer updates.
@@ -492,7 +585,7 @@ class SpecModel(keras.Model):
     def _eval_core(self, features, labels):
         spec, call, _ = self._run_model_fn(features, labels, ModeKeys.EVAL, with_hooks=True)
         logs = self._bridge.step(spec.eval_metric_ops, features, labels)
-        return spec.loss, logs, self._summaries_out(ModeKeys.EVAL, call)
+        return spec.loss, logs, self._summaries_out(ModeKeys.EVAL, call), call.tpu_tensors
 
     def _predict_core(self, features):
         spec, call, _ = self._run_model_fn(features, None, ModeKeys.PREDICT, with_hooks=True)
@@ -500,17 +593,30 @@ class SpecModel(keras.Model):
 
     def train_step(self, data):
         features, labels = split_features_labels(data)
-        loss, summaries = self._core(ModeKeys.TRAIN)(features, labels)
+        loss, summaries, _ = self._core(ModeKeys.TRAIN)(features, labels)
         self._write_summaries(ModeKeys.TRAIN, summaries)
         self._loss_tracker.update_state(loss)
         return {"loss": self._loss_tracker.result()}
 
     def test_step(self, data):
         features, labels = split_features_labels(data)
-        loss, logs, summaries = self._core(ModeKeys.EVAL)(features, labels)
+        loss, logs, summaries, _ = self._core(ModeKeys.EVAL)(features, labels)
         self._write_summaries(ModeKeys.EVAL, summaries)
         self._loss_tracker.update_state(loss)
         return {"loss": self._loss_tracker.result(), **logs}
+
+    # -- one replica's share of a step under a strategy (see distributed_steps) --------------
+    def _replica_train_step(self, data):
+        features, labels = split_features_labels(data)
+        loss, summaries, host_tensors = self._core(ModeKeys.TRAIN)(features, labels)
+        self._loss_tracker.update_state(loss)  # sync-on-read: the mean over replicas
+        return loss, summaries, host_tensors
+
+    def _replica_test_step(self, data):
+        features, labels = split_features_labels(data)
+        loss, logs, summaries, tpu_tensors = self._core(ModeKeys.EVAL)(features, labels)
+        self._loss_tracker.update_state(loss)
+        return loss, logs, summaries, tpu_tensors
 
     def predict_step(self, data):
         features, _ = split_features_labels(data)

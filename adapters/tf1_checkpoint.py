@@ -5,6 +5,12 @@ tf.estimator's Saver wrote `model_dir/model.ckpt-<step>` keyed by TF1 variable n
 and other TF1 tools read. `tf.compat.v1.train.Saver` still writes and reads that format eagerly
 when given an explicit name -> variable map, so existing tf.estimator model_dirs restore as they
 are. Saving goes through TF's own atomic writer and the `checkpoint` state file.
+
+Which variables, under which names, and how many checkpoints are kept follow the model's Saver
+as TF1 did: the spec's `Scaffold.saver` (its var_list, max_to_keep and
+keep_checkpoint_every_n_hours), else the Estimator facade's (RunConfig's keep_checkpoint_max and
+keep_checkpoint_every_n_hours), else all global variables with the given `max_to_keep`. A
+Scaffold saver with a var_list also decides what a restore reads (the rest keeps its values).
 """
 
 from __future__ import annotations
@@ -12,9 +18,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import threading
+import weakref
 
 import tensorflow as tf
 
+from adapters import scaffold as scaffold_lib
+from adapters.tf1_saver import SaverSettings
 from adapters.tf1_world import TF1World
 
 
@@ -48,30 +58,78 @@ def _resolve(path: str) -> str:
     return path
 
 
-def save_checkpoint(world: TF1World, model_dir: str, max_to_keep: int | None = 5) -> str:
-    """Write model_dir/model.ckpt-<global_step>; keep the newest `max_to_keep` (None: all)."""
-    variables = world.global_variables()
+def _is_distributed(variable: tf.Variable) -> bool:
+    return isinstance(variable, tf.distribute.DistributedValues)
+
+
+def _savable(variables: dict) -> dict:
+    """compat.v1 Saver only takes plain resource variables: a variable created under a
+    strategy is saved from its first local copy (all copies hold the same value)."""
+    return {name: v.values[0] if _is_distributed(v) else v for name, v in variables.items()}
+
+
+# One eager Saver per (model, directory, settings): a Saver keeps one checkpoint every
+# keep_checkpoint_every_n_hours by the time it was created, as TF1's did for a session.
+_savers: "weakref.WeakKeyDictionary[TF1World, dict]" = weakref.WeakKeyDictionary()
+_savers_lock = threading.Lock()
+
+
+def _saver_for(world: TF1World, model_dir: str, basename: str, variables: dict,
+               settings: SaverSettings) -> tf.compat.v1.train.Saver:
+    key = (os.path.abspath(model_dir), basename, tuple(sorted(variables)),
+           tuple(id(v) for _, v in sorted(variables.items())), settings.max_to_keep or 0,
+           settings.keep_checkpoint_every_n_hours)
+    with _savers_lock:
+        per_world = _savers.setdefault(world, {})
+        saver = per_world.get(key)
+        if saver is None:
+            with _quiet_saver():
+                saver = tf.compat.v1.train.Saver(
+                    var_list=variables, max_to_keep=settings.max_to_keep or 0,
+                    keep_checkpoint_every_n_hours=settings.keep_checkpoint_every_n_hours,
+                    save_relative_paths=True)
+            per_world[key] = saver
+        return saver
+
+
+def checkpoint_settings(world: TF1World, max_to_keep: int | None = 5,
+                        saver: SaverSettings | None = None) -> SaverSettings:
+    """The Saver settings a checkpoint of this model follows (see module docstring)."""
+    return saver or scaffold_lib.checkpoint_saver(world) or SaverSettings(max_to_keep=max_to_keep)
+
+
+def save_checkpoint(world: TF1World, model_dir: str, max_to_keep: int | None = 5, *,
+                    saver: SaverSettings | None = None, basename: str = "model.ckpt") -> str:
+    """Write model_dir/<basename>-<global_step>; keep the newest `max_to_keep` (None: all).
+
+    `saver` (a CheckpointSaverHook's own Saver) wins over the model's Saver (module docstring),
+    which wins over `max_to_keep`.
+    """
+    settings = checkpoint_settings(world, max_to_keep, saver)
+    variables = _savable(settings.var_list if settings.var_list is not None
+                         else world.global_variables())
     step = int(world.global_step.numpy())
     os.makedirs(model_dir, exist_ok=True)
-    with _quiet_saver():
-        saver = tf.compat.v1.train.Saver(var_list=variables, max_to_keep=max_to_keep or 0,
-                                         save_relative_paths=True)
+    writer = _saver_for(world, model_dir, basename, variables, settings)
     state = tf.train.get_checkpoint_state(model_dir)
-    if state is not None:
-        saver.recover_last_checkpoints(list(state.all_model_checkpoint_paths))
-    return saver.save(None, os.path.join(model_dir, "model.ckpt"), global_step=step,
-                      write_meta_graph=False)
+    with _quiet_saver():
+        writer.recover_last_checkpoints(list(state.all_model_checkpoint_paths) if state else [])
+        return writer.save(None, os.path.join(model_dir, basename), global_step=step,
+                           write_meta_graph=False)
 
 
 def restore_checkpoint(world: TF1World, path: str, allow_missing: bool = False) -> str:
     """Load every saved variable by TF1 name; returns the checkpoint prefix used.
 
     As tf.estimator did, each of the model's (non-local) variables must be in the checkpoint;
-    `allow_missing=True` restores only those present (for partial/warm starts).
+    `allow_missing=True` restores only those present (for partial/warm starts). With a
+    Scaffold saver that has a var_list, those variables (under its names) are what is read.
     """
     prefix = _resolve(path)
     saved = dict(tf.train.list_variables(prefix))
-    variables = world.global_variables()
+    settings = scaffold_lib.checkpoint_saver(world)
+    variables = (settings.var_list if settings is not None and settings.var_list is not None
+                 else world.global_variables())
     missing = sorted(set(variables) - set(saved))
     if missing and not allow_missing:
         raise CheckpointError(
@@ -81,8 +139,14 @@ def restore_checkpoint(world: TF1World, path: str, allow_missing: bool = False) 
                    for n, v in variables.items() if n in saved and list(saved[n]) != v.shape.as_list()]
     if wrong_shape:
         raise CheckpointError(f"Checkpoint '{prefix}' has variables of other shapes: {wrong_shape}")
-    present = {n: v for n, v in variables.items() if n in saved}
-    with _quiet_saver():
-        saver = tf.compat.v1.train.Saver(var_list=present)
-    saver.restore(None, prefix)
+    present = {n: v for n, v in variables.items() if n in saved and not _is_distributed(v)}
+    if present:
+        with _quiet_saver():
+            saver = tf.compat.v1.train.Saver(var_list=present)
+        saver.restore(None, prefix)
+    distributed = {n: v for n, v in variables.items() if n in saved and _is_distributed(v)}
+    if distributed:  # every copy gets the saved value
+        reader = tf.train.load_checkpoint(prefix)
+        for name, variable in distributed.items():
+            variable.assign(reader.get_tensor(name))
     return prefix

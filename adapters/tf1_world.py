@@ -48,6 +48,29 @@ def _tf_private_variable_store_scope() -> contextlib.AbstractContextManager:
     return vs.with_variable_store(vs._VariableStore())  # pylint: disable=protected-access
 
 
+def _tf_private_first_creator_scope(graph: Any, creator: Callable):
+    """A variable creator called before any other on `graph`, whatever is entered later.
+
+    A strategy re-enters its scope (and its creator) inside `merge_call`, where compat.v1
+    optimizers create their slots; a creator from `tf.variable_creator_scope` would then run
+    after the strategy's per-device one and hand it an already distributed variable. The
+    graph's priority argument is private. Checked on TF 2.21.0 (framework/ops.py,
+    Graph._variable_creator_scope; the public scope uses priority 100).
+    """
+    return graph._variable_creator_scope(creator, priority=200)  # pylint: disable=protected-access
+
+
+def _tf_private_estimator_loss_scaling(strategy: tf.distribute.Strategy):
+    """The strategy mode in which compat.v1 optimizers divide the loss by the replica count.
+
+    tf.estimator entered it around its distributed training graph; without it compat.v1
+    optimizers sum the replicas' gradients (a 2-replica step then moves twice as far as one
+    replica on the same global batch). No public API exists. Checked on TF 2.21.0
+    (tensorflow/python/distribute/distribute_lib.py, StrategyBase).
+    """
+    return strategy._scale_loss_for_estimator_enabled()  # pylint: disable=protected-access
+
+
 def _tf_private_summary_module():
     """The module whose functions back `tf.compat.v1.summary.*` (public API module object).
 
@@ -142,6 +165,82 @@ def _init_from_checkpoint_recorder(original: Callable) -> Callable:
     return init_from_checkpoint
 
 
+def _cross_replica_sum_redirect(original: Callable) -> Callable:
+    """`tf.compat.v1.tpu.cross_replica_sum(x)` in a model_fn: the sum over all replicas.
+
+    On a TPU it summed a tensor over the shards; under any tf.distribute strategy the replica
+    context's all-reduce is the same operation (and the identity with one replica).
+    """
+    def cross_replica_sum(x, group_assignment=None, name=None):
+        if _current_call() is None:
+            return original(x, group_assignment, name)
+        if group_assignment is not None:
+            raise NotImplementedError(
+                "tf.compat.v1.tpu.cross_replica_sum(group_assignment=...): replica subgroups "
+                "exist only on TPUs; keras-spec sums over all replicas. Drop group_assignment.")
+        context = tf.distribute.get_replica_context()
+        if context is None:
+            return tf.identity(x, name=name)
+        return context.all_reduce(tf.distribute.ReduceOp.SUM, x)
+    return cross_replica_sum
+
+
+def _cross_shard_delegate(method: str) -> Callable:
+    """CrossShardOptimizer acts as the optimizer it wraps inside a keras-spec model_fn.
+
+    On a TPU it scaled the loss by 1/shards and summed gradients with cross_replica_sum. Under
+    a tf.distribute strategy the wrapped compat.v1 optimizer already does both (estimator loss
+    scaling + the strategy's gradient all-reduce), as tf.estimator's train_distribute did, so
+    doing them again would count every gradient twice.
+    """
+    def factory(original: Callable) -> Callable:
+        def delegated(self, *args, **kwargs):
+            if _current_call() is None:
+                return original(self, *args, **kwargs)
+            return getattr(self._opt, method)(*args, **kwargs)  # pylint: disable=protected-access
+        return delegated
+    return factory
+
+
+_file_writers: dict = {}
+
+
+def _file_writer_cache(original: Callable) -> Callable:
+    """`tf.summary.create_file_writer(logdir)` called inside a model_fn or host_call.
+
+    TPU host_calls commonly create their writer inside the function. In a TF1 graph that writer
+    lived as long as the graph; in a traced step the writer object would be freed after tracing
+    and every step would fail on the deleted resource. Inside a keras-spec call, one writer per
+    set of arguments is created eagerly and kept for the process (the tf.estimator
+    FileWriterCache behaviour).
+    """
+    def create_file_writer(logdir, *args, **kwargs):
+        if _current_call() is None:
+            return original(logdir, *args, **kwargs)
+        key = (str(logdir), args, tuple(sorted(kwargs.items())))
+        with _patch_lock:
+            writer = _file_writers.get(key)
+            if writer is None:
+                with tf.init_scope():
+                    writer = _file_writers[key] = original(logdir, *args, **kwargs)
+        return writer
+    return create_file_writer
+
+
+@contextlib.contextmanager
+def estimator_loss_scaling(strategy: tf.distribute.Strategy) -> Iterator[None]:
+    """compat.v1 optimizers average (not sum) gradients over replicas while this is active.
+
+    Enter it around tracing the distributed train function, never inside a replica (replicas
+    trace in parallel threads).
+    """
+    if strategy.num_replicas_in_sync == 1:
+        yield
+        return
+    with _tf_private_estimator_loss_scaling(strategy):
+        yield
+
+
 def _patch_targets() -> list:
     """(owner, attribute, replacement factory) for every TF entry point a call redirects.
 
@@ -153,6 +252,10 @@ def _patch_targets() -> list:
     targets += [(module, name, _merge_placeholder) for name in ("merge", "merge_all")]
     targets.append((tf.compat.v1.train.Optimizer, "apply_gradients", _apply_gradients_guard))
     targets.append((tf.compat.v1.train, "init_from_checkpoint", _init_from_checkpoint_recorder))
+    targets.append((tf.compat.v1.tpu, "cross_replica_sum", _cross_replica_sum_redirect))
+    targets.append((tf.summary, "create_file_writer", _file_writer_cache))
+    for method in ("compute_gradients", "apply_gradients"):
+        targets.append((tf.compat.v1.tpu.CrossShardOptimizer, method, _cross_shard_delegate(method)))
     return targets
 
 
@@ -236,6 +339,7 @@ class ModelFnCall:
     v1_variables: dict = field(default_factory=dict)  # get_variable name -> keras.Variable
     checkpoint_inits: list = field(default_factory=list)  # init_from_checkpoint(...) calls
     base_scope: str = ""  # name scope the call started in ("replica_1" under a strategy ...)
+    tpu_tensors: dict = field(default_factory=dict)  # TPU eval_metrics/host_call, several replicas
 
     def collection(self, key: str) -> list:
         return list(self.graph.get_collection(key))
@@ -397,8 +501,8 @@ class TF1World:
                 ctx.enter_context(tf.compat.v1.variable_scope(
                     tf.compat.v1.VariableScope(reuse=tf.compat.v1.AUTO_REUSE, name=""),
                     auxiliary_name_scope=False))
-                ctx.enter_context(tf.variable_creator_scope(
-                    lambda next_creator, **kw: self._creator(state, next_creator, **kw)))
+                ctx.enter_context(_tf_private_first_creator_scope(
+                    graph, lambda next_creator, **kw: self._creator(state, next_creator, **kw)))
                 gs = self.global_step.value
                 graph.add_to_collection(GraphKeys.GLOBAL_STEP, gs)
                 graph.add_to_collection(GraphKeys.GLOBAL_VARIABLES, gs)
@@ -440,6 +544,13 @@ class TF1World:
         count = state.occurrences.get(key_name, 0)
         state.occurrences[key_name] = count + 1
         key = (key_name, count)
+        if (kwargs.get("synchronization") == tf.VariableSynchronization.ON_READ
+                and tf.distribute.in_cross_replica_context()
+                and tf.distribute.get_strategy().num_replicas_in_sync > 1):
+            # A metric_fn run once on cross-replica tensors (TPU eval_metrics): its metric
+            # state must be updatable there, which sync-on-read variables refuse.
+            kwargs = dict(kwargs, synchronization=tf.VariableSynchronization.AUTO,
+                          aggregation=tf.VariableAggregation.NONE)
         with self._lock:
             variable = self._by_key.get(key)
             if variable is None:

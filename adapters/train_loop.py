@@ -16,15 +16,18 @@ A run that dies by an exception writes no final checkpoint (as with a killed ses
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import time
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import keras
 import tensorflow as tf
 
 from adapters import event_files
+from adapters import scaffold as scaffold_lib
 
 _log = logging.getLogger("keras_spec")
 
@@ -34,7 +37,7 @@ class TrainLoop(keras.callbacks.Callback):
 
     def __init__(self, *, start_step: int, save: Callable[[], str], global_step: Callable[[], int],
                  last_loss: Callable[[], float], config: Any, listeners: list, writer: Any,
-                 latest_saved_step: int | None):
+                 latest_saved_step: int | None, saves_checkpoints: bool = True):
         super().__init__()
         self._start = start_step
         self._save_fn = save
@@ -46,7 +49,8 @@ class TrainLoop(keras.callbacks.Callback):
         self._listeners = list(listeners)
         self._writer = writer
         self._latest_saved = latest_saved_step
-        self._saving = bool(self._save_steps or self._save_secs)
+        # False when a CheckpointSaverHook of the user or the spec replaces the default one.
+        self._saving = saves_checkpoints and bool(self._save_steps or self._save_secs)
         self._last_save_step = start_step  # the step count the save cadence runs on
         self._last_saved: int | None = None  # the global step of the last checkpoint
         self._last_save_time = time.time()
@@ -76,7 +80,8 @@ class TrainLoop(keras.callbacks.Callback):
             listener.before_save(None, step)
         if write:
             path = self._save_fn()
-            _log.info("Saving checkpoints for %d into %s.", step, path)
+            if path:  # None on a non-chief worker, which writes no checkpoint
+                _log.info("Saving checkpoints for %d into %s.", step, path)
         self._last_saved, self._last_save_time = step, time.time()
         stop = False
         for listener in self._listeners:
@@ -100,8 +105,9 @@ class TrainLoop(keras.callbacks.Callback):
                 self._log_loss(step)
             if step >= self._last_rate_step + self._log_steps:
                 self._log_rate(step)
-        if (self._save_steps and step >= self._last_save_step + self._save_steps) or (
-                self._save_secs and time.time() >= self._last_save_time + self._save_secs):
+        if self._saving and (
+                (self._save_steps and step >= self._last_save_step + self._save_steps) or
+                (self._save_secs and time.time() >= self._last_save_time + self._save_secs)):
             self._save(self._global_step())
             self._last_save_step = step
 
@@ -136,3 +142,38 @@ class TrainLoop(keras.callbacks.Callback):
         for listener in self._listeners:
             listener.end(None, step)
         self.final_loss = self._last_loss() if self._steps_run else None
+
+
+@dataclass
+class CheckpointPlan:
+    """Who checkpoints a train() call, as tf.estimator decided it.
+
+    tf.estimator added its own CheckpointSaverHook (RunConfig's cadence) only when neither the
+    `hooks` nor the spec's training hooks had one, and gave `saving_listeners` to the first
+    saver hook (an error when there was none).
+    """
+
+    default_saving: bool
+    loop_listeners: list = field(default_factory=list)
+    context: Any = field(default_factory=contextlib.nullcontext)
+
+
+def checkpoint_plan(model: Any, config: Any, hooks: list, listeners: list) -> CheckpointPlan:
+    """Decide after the TRAIN model_fn was traced (its spec's hooks are then known)."""
+    user_savers = [h for h in hooks if isinstance(h, tf.compat.v1.train.CheckpointSaverHook)]
+    spec_saver = scaffold_lib.train_spec_has_checkpoint_saver_hook(model)
+    configured = bool(config.save_checkpoints_steps or config.save_checkpoints_secs)
+    plan = CheckpointPlan(default_saving=configured and not user_savers and not spec_saver)
+    if not listeners:
+        return plan
+    if user_savers:
+        user_savers[0]._listeners.extend(listeners)  # pylint: disable=protected-access
+    elif spec_saver:
+        plan.context = scaffold_lib.listeners_for_spec_saver_hook(model, listeners)
+    elif plan.default_saving:
+        plan.loop_listeners = list(listeners)
+    else:
+        raise ValueError("There should be a CheckpointSaverHook to use saving_listeners. "
+                         "Please set one of the RunConfig.save_checkpoints_steps or "
+                         "RunConfig.save_checkpoints_secs.")
+    return plan
