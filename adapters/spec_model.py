@@ -529,16 +529,12 @@ class SpecModel(keras.Model):
             with tf.control_dependencies([spec.train_op]):
                 loss = tf.identity(loss)
         elif optimizer is not None:
-            if self._replicas() > 1:
-                raise NotImplementedError(
-                    "A spec without train_op trained by compile(optimizer=...) is not supported "
-                    f"with {self._replicas()} replicas yet (the tape does not reach the "
-                    "replicas' variable copies through the TF1 emulation). Return train_op from "
-                    "a compat.v1 optimizer (e.g. tf.compat.v1.train.AdamOptimizer(...).minimize("
-                    "loss, global_step=tf.compat.v1.train.get_global_step())), which averages "
-                    "gradients over replicas as tf.estimator did, or train on one device.")
             keras_vars = self._variables_to_train(trainable, tape.watched_variables())
             grads = tape.gradient(loss, [v.value for v in keras_vars])
+            if self._replicas() > 1:
+                # Keras optimizers sum the replicas' gradients; compat.v1 ones (with the
+                # estimator loss scaling) average them: do the same here.
+                grads = [None if g is None else g / self._replicas() for g in grads]
             pairs = [(g, v) for g, v in zip(grads, keras_vars) if g is not None]
             if not pairs:
                 raise ValueError("The TRAIN spec's loss does not depend on any trainable variable "

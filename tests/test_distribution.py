@@ -132,10 +132,13 @@ def _linear_model_fn(optimizer):
     return model_fn
 
 
-@pytest.mark.parametrize("optimizer", ["compat_v1", "cross_shard"])
+@pytest.mark.parametrize("optimizer", ["compat_v1", "cross_shard", "keras"])
 def test_two_replicas_of_batch_b_train_like_one_replica_of_batch_2b(optimizer):
-    one = build(_linear_model_fn(optimizer), {})
-    two = build(_linear_model_fn(optimizer), {}, two_replicas())
+    def compiled():  # a spec without train_op, trained by compile(optimizer=...)
+        return {"optimizer": keras.optimizers.SGD(0.1)} if optimizer == "keras" else {}
+
+    one = build(_linear_model_fn(optimizer), {}, **compiled())
+    two = build(_linear_model_fn(optimizer), {}, two_replicas(), **compiled())
     one.fit(_linear_data(16), epochs=1, verbose=0)
     two.fit(_linear_data(16), epochs=1, verbose=0)   # 8 examples per replica
     # Closed form: SGD on the mean squared error of each global batch of 16.
@@ -148,13 +151,6 @@ def test_two_replicas_of_batch_b_train_like_one_replica_of_batch_2b(optimizer):
         np.testing.assert_allclose(model.get_variable_value("w"), w, atol=1e-5)
         np.testing.assert_allclose(model.get_variable_value("b"), b, atol=1e-5)
     assert int(two.get_variable_value("global_step")) == 12
-
-
-def test_compiled_keras_optimizer_under_replicas_is_refused_with_the_alternative():
-    model = build(_linear_model_fn("keras"), {}, two_replicas(),
-                  optimizer=keras.optimizers.SGD(0.1))
-    with pytest.raises(NotImplementedError, match="compat.v1 optimizer"):
-        model.fit(_linear_data(16), epochs=1, verbose=0)
 
 
 def test_cross_replica_sum_in_a_model_fn_sums_over_replicas():
