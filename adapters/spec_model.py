@@ -119,6 +119,8 @@ class SpecModel(keras.Model):
     none and `compile(optimizer=...)` was given, the loss is minimized with that optimizer.
     """
 
+    _groups_input = True  # fit() groups repeated datasets for fast_loop's fused executions
+
     def __init__(self, model_fn: Callable, params: dict | None = None, config: Any = None,
                  **kwargs):
         super().__init__(**kwargs)
@@ -131,6 +133,8 @@ class SpecModel(keras.Model):
         self._core_jit = False
         self._cores: dict[str, Any] = {}
         self._summary_layout: dict[str, list] = {}
+        self._summary_specs: dict[str, list] = {}  # mode -> TensorSpecs (fast_loop's fused loop)
+        self._fused_fit = False  # this fit() runs grouped executions (fast_loop)
         self._hook_runners: dict[str, Any] = {}
         self._tpu_calls: dict[str, dict] = {}  # mode -> TPU (fn, tensors) pairs, several replicas
         # Keras layers built before they were put in params own variables made outside the
@@ -187,9 +191,23 @@ class SpecModel(keras.Model):
         return self.distribute_strategy.num_replicas_in_sync
 
     def make_train_function(self, force: bool = False):
-        """Keras's train function on one replica; our own cross-replica one on several."""
+        """One replica: fast_loop's functions (one fused function per execution on grouped
+        input; a leaner single-step dispatch), or Keras's with SessionRunHooks.
+        Several replicas: our own cross-replica function."""
         if self._replicas() == 1:
-            return super().make_train_function(force)
+            from adapters import fast_loop  # pylint: disable=g-import-not-at-top  (imports us)
+
+            if self.train_function is not None and not force:
+                return self.train_function
+            runner = self._hook_runners.get(ModeKeys.TRAIN)
+            if not (runner is not None and runner.hooks):
+                if self._fused_fit:
+                    self.train_function = fast_loop.fused_train_function(self)
+                    return self.train_function
+                if self.steps_per_execution == 1:
+                    self.train_function = fast_loop.single_step_train_function(self)
+                    return self.train_function
+            return super().make_train_function(force=True)
         if self.train_function is None or force:
             self.train_function = distributed_steps.make_train_function(self)
         return self.train_function
@@ -225,6 +243,21 @@ class SpecModel(keras.Model):
         if isinstance(x, tf.data.Dataset):
             kwargs.setdefault("shuffle", False)  # an input_fn's dataset is shuffled by its author
         kwargs["callbacks"] = self._prepare_hooks(ModeKeys.TRAIN, x, hooks, kwargs.get("callbacks"))
+        from adapters import fast_loop  # pylint: disable=g-import-not-at-top  (imports us)
+
+        # A repeated dataset with static shapes and no SessionRunHooks is fed steps_per_execution
+        # batches per GetNext (same batches, same order) to one fused function per execution
+        # (adapters/fast_loop).
+        fused = fast_loop.can_group(self, x, hooks)  # after _prepare_hooks: spec hooks known
+        if fused != self._fused_fit:
+            self._fused_fit = fused
+            self.train_function = None
+        if fused:
+            group = fast_loop.grouped(x, self.steps_per_execution)
+            if args:
+                args = (group,) + tuple(args[1:])
+            else:
+                kwargs["x"] = group
         with _clear_xla_errors():
             return super().fit(*args, **kwargs)
 
@@ -508,6 +541,8 @@ class SpecModel(keras.Model):
 
     def _summaries_out(self, mode: str, call: tf1_world.ModelFnCall) -> list:
         self._summary_layout[mode] = [(s.kind, s.tag, s.options) for s in call.summaries]
+        self._summary_specs[mode] = [tf.TensorSpec(s.tensor.shape, s.tensor.dtype)
+                                     for s in call.summaries]
         return [s.tensor for s in call.summaries]
 
     def _write_summaries(self, mode: str, tensors: list) -> None:

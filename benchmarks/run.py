@@ -1,0 +1,212 @@
+"""python -m benchmarks.run [--quick] [--out DIR] [--estimator-python PATH]
+
+Measures keras-spec's SpecModel against plain Keras 3 (and optionally the real tf.estimator) in
+one process, interleaved: every repetition round visits every configuration (in a shuffled
+order), so machine noise (other jobs on a shared box) falls on all configurations alike.
+Writes DIR/benchmark.json, DIR/benchmark.md (Markdown tables) and DIR/benchmark.png (when
+matplotlib is installed) and prints a table. `python -m benchmarks.report DIR/benchmark.json
+--plot out.png` re-renders a saved run.
+See benchmarks/measure.py for what each number means.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import random
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from benchmarks import estimator_runner  # noqa: E402  (no TensorFlow import)
+
+QUICK = dict(reps=1, ttfs_reps=1, train_epochs=1, steps_per_epoch=32, eval_batches=32)
+FULL = dict(reps=7, ttfs_reps=3, train_epochs=4, steps_per_epoch=None, eval_batches=None)
+
+
+def configurations(workloads: dict, names: list[str], quick: bool) -> list:
+    """Every (workload, implementation, steps_per_execution, jit_compile) to measure.
+
+    Full: the whole grid (spe 1 and 32, XLA off and on). Quick (CI smoke): XLA off, and the
+    secondary workloads at steps_per_execution 32 only, so it finishes well under a minute.
+    """
+    from benchmarks.measure import Config  # pylint: disable=g-import-not-at-top
+
+    configs = []
+    for name in names:
+        workload = workloads[name]
+        for impl in workload.builders:
+            for spe in (1, 32):
+                for jit in (False, True):
+                    if quick and (jit or (name != "bench" and spe == 1)):
+                        continue
+                    configs.append(Config(name, impl, spe, jit))
+    return configs
+
+
+def machine() -> dict:
+    cpu = platform.processor() or ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            models_ = [l.split(":", 1)[1].strip() for l in f if l.startswith("model name")]
+        cpu = models_[0] if models_ else cpu
+    except OSError:
+        pass
+    memory_gib = None
+    try:
+        memory_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    except (ValueError, OSError):
+        pass
+    return {"cpu": cpu, "logical_cores": os.cpu_count(), "memory_gib": memory_gib,
+            "platform": platform.platform(), "python": platform.python_version()}
+
+
+def _load() -> list[float] | None:
+    try:
+        return list(os.getloadavg())
+    except OSError:
+        return None
+
+
+def warm_up(workloads: dict, configs: list) -> None:
+    """Pay process-wide one-time costs (TF/Keras lazy imports, kernel and XLA initialization)
+    before any clock runs, once per implementation kind and XLA setting, on the small MLP; the
+    first-in-a-fresh-process cost is measured separately (benchmarks.isolated)."""
+    from benchmarks import measure, models  # pylint: disable=g-import-not-at-top
+
+    mlp = workloads["mlp_classifier"]
+    data = models.make_data(mlp, eval_batches=2)
+    kinds = {(c.impl if c.impl in mlp.builders else "legacy", c.jit_compile) for c in configs}
+    for impl, jit in sorted(kinds):
+        runner = measure.Runner(measure.Config("mlp_classifier", impl, 1, jit), mlp, data, 1)
+        runner.first_step()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="tiny step counts, XLA off, fewer settings: a CI smoke run (<60 s)")
+    parser.add_argument("--out", default=os.path.join("benchmarks", "results"),
+                        help="directory for benchmark.json and benchmark.png")
+    parser.add_argument("--estimator-python", default=None,
+                        help="python of a TF 2.15 + tensorflow-estimator environment: also run "
+                             "the same model_fns under the real tf.estimator (subprocess)")
+    parser.add_argument("--workloads", default="bench,mlp_classifier,cnn,many_metrics")
+    parser.add_argument("--reps", type=int, default=None, help="throughput repetitions")
+    parser.add_argument("--isolated", choices=("auto", "on", "off"), default="auto",
+                        help="per-configuration peak RSS / cold start in fresh processes "
+                             "(auto: on unless --quick)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the round order shuffle")
+    parser.add_argument("--fast-loop", action="store_true",
+                        help="also measure the model_fns on adapters.fast_loop.FastLoopSpecModel "
+                             "(implementations '<impl>_fast')")
+    args = parser.parse_args(argv)
+
+    estimator_tf = None
+    if args.estimator_python:
+        try:  # before the long run: a wrong path should not cost twenty minutes
+            estimator_tf = estimator_runner.check(args.estimator_python)
+        except estimator_runner.EstimatorUnavailable as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+
+    started = time.perf_counter()
+    import keras  # pylint: disable=g-import-not-at-top
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+    from benchmarks import measure, models, report  # pylint: disable=g-import-not-at-top
+    from benchmarks import isolated  # pylint: disable=g-import-not-at-top
+
+    settings = dict(QUICK if args.quick else FULL)
+    if args.reps:
+        settings["reps"] = args.reps
+    workloads = models.workloads(fast_loop=args.fast_loop)
+    names = [n for n in args.workloads.split(",") if n]
+    unknown = [n for n in names if n not in workloads]
+    if unknown:
+        parser.error(f"unknown workloads {unknown}; known: {list(workloads)}")
+    configs = configurations(workloads, names, args.quick)
+    load_start = _load()
+
+    data = {n: models.make_data(workloads[n], settings["eval_batches"]) for n in names}
+    runners = []
+    for c in configs:
+        w = workloads[c.workload]
+        if settings["steps_per_epoch"]:
+            w = models.Workload(**{**w.__dict__, "steps_per_epoch": settings["steps_per_epoch"]})
+        runners.append(measure.Runner(c, w, data[c.workload], settings["train_epochs"]))
+
+    print(f"{len(runners)} configurations, {settings['ttfs_reps']} construction round(s), "
+          f"{settings['reps']} throughput round(s), interleaved", file=sys.stderr, flush=True)
+    warm_up(workloads, configs)
+    order = random.Random(args.seed)
+    for round_ in range(settings["ttfs_reps"]):
+        sequence = list(runners)
+        order.shuffle(sequence)
+        for runner in sequence:
+            runner.first_step()
+        print(f"construction round {round_ + 1} done ({time.perf_counter() - started:.0f} s)",
+              file=sys.stderr, flush=True)
+    for round_ in range(settings["reps"]):
+        sequence = list(runners)
+        order.shuffle(sequence)
+        for runner in sequence:
+            runner.train_rep()
+            runner.eval_rep()
+            runner.predict_rep()
+        print(f"throughput round {round_ + 1} done ({time.perf_counter() - started:.0f} s)",
+              file=sys.stderr, flush=True)
+
+    results = [r.result() for r in runners]
+    for r in runners:
+        r.model = None
+    if args.isolated == "on" or (args.isolated == "auto" and not args.quick):
+        for result in results:
+            print(f"isolated: {result['key']}", file=sys.stderr, flush=True)
+            result["isolated"] = isolated.run_isolated(result["key"])
+
+    estimator = None
+    if args.estimator_python:
+        cases = [n for n in names if n in ("bench", "mlp_classifier", "cnn")]
+        try:
+            estimator = estimator_runner.run(args.estimator_python, cases, args.quick)
+        except estimator_runner.EstimatorUnavailable as e:
+            print(f"error: {e}", file=sys.stderr)
+            estimator = {"error": str(e)}
+
+    ratios = report.compute_ratios(results)
+    checks = report.check_targets(results, ratios, estimator)
+    payload = {
+        "meta": {
+            "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+            "command": "python -m benchmarks.run " + " ".join(sys.argv[1:] if argv is None
+                                                              else argv),
+            "quick": args.quick, "settings": settings, "seed": args.seed,
+            "machine": machine(), "load_average_start": load_start, "load_average_end": _load(),
+            "tensorflow": tf.__version__, "keras": keras.__version__,
+            "estimator_tensorflow": estimator_tf,
+            "wall_s": time.perf_counter() - started,
+            "definitions": measure.__doc__,
+        },
+        "results": results,
+        "ratios": ratios,
+        "targets": checks,
+        "estimator": estimator,
+    }
+    os.makedirs(args.out, exist_ok=True)
+    json_path = os.path.join(args.out, "benchmark.json")
+    report.write_json(json_path, payload)
+    with open(os.path.join(args.out, "benchmark.md"), "w") as f:
+        f.write(report.format_markdown(payload) + "\n")
+    print(report.format_table(results, ratios, estimator))
+    print(report.format_targets(checks))
+    png = report.plot(os.path.join(args.out, "benchmark.png"), results, estimator)
+    print(f"wrote {json_path}" + (f" and {png}" if png else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
