@@ -19,6 +19,7 @@ import contextlib
 import copy
 import inspect
 import logging
+import math
 import os
 import random
 import tempfile
@@ -245,6 +246,26 @@ class Estimator:
     def _steps_per_execution(self) -> int:
         return 1
 
+    def _train_steps_per_execution(self, model: SpecModel, hooks: list) -> int:
+        """Steps per Keras execution in train().
+
+        tf.estimator made one session.run per step. Without SessionRunHooks (which observe every
+        step) nothing needs Python between steps, so train() runs the steps in executions
+        aligned with the cadences it acts on (summaries, loss logging, checkpoint steps; at
+        most 100): summaries are still recorded at their exact global steps, and logs and
+        checkpoints land on the same steps as before. With hooks: one step per execution.
+        """
+        configured = self._steps_per_execution()
+        if configured != 1:
+            return configured  # TPUEstimator: iterations_per_loop
+        runner = model._hook_runners.get(ModeKeys.TRAIN)  # pylint: disable=protected-access
+        if hooks or (runner is not None and runner.hooks):
+            return 1
+        config = self._config
+        cadences = [int(c) for c in (config.save_summary_steps, config.log_step_count_steps,
+                                     config.save_checkpoints_steps) if c]
+        return max(1, min(math.gcd(*cadences) if cadences else 100, 100))
+
     def _params_required_by_input_fn(self) -> bool:
         return False
 
@@ -389,6 +410,9 @@ class Estimator:
             latest = self.latest_checkpoint()
             model, dataset = self._prepare(input_fn, ModeKeys.TRAIN, latest)
             plan = checkpoint_plan(model, config, hooks, listeners)  # after the spec is known
+            steps_per_execution = self._train_steps_per_execution(model, hooks)
+            if model.steps_per_execution != steps_per_execution:
+                model.steps_per_execution, model.train_function = steps_per_execution, None
             start = int(model.global_step.numpy())
             to_run = steps if steps is not None else (max_steps - start if max_steps else None)
             if to_run is not None:
