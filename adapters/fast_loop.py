@@ -1,4 +1,4 @@
-"""Faster training executions for SpecModel (issue 7): opt-in, not yet wired into SpecModel.
+"""Faster training executions for SpecModel (issue 7).
 
 Where one training step's time goes (10-16-3 MLP, batch 32, 2 CPU cores; see
 benchmarks/ and the profiling notes):
@@ -24,10 +24,12 @@ What this module does instead:
 Anything else (SessionRunHooks, several replicas, finite or unknown-size datasets, sparse /
 ragged / dynamically shaped inputs, N>1 with a non-repeated dataset) uses SpecModel's own path.
 
-Results are bit-identical to SpecModel's (losses, every variable, summaries): checked by
-tests/test_fast_loop.py. Uses SpecModel internals (_train_core, _core, _summary_layout,
-_loss_tracker, _world, _hook_runners, _core_jit); `FastLoopSpecModel` is the opt-in subclass;
-/tmp/notes/perf_patch.diff wires the same functions into SpecModel itself.
+Results are bit-identical to Keras's own loop (losses, every variable, summaries): checked by
+tests/test_fast_loop.py. SpecModel.fit / make_train_function call these functions (wired in by
+the issue-7 patch); `model.use_fast_loop = False` (set before fit) gives Keras's own loop back,
+for debugging or comparison. `FastLoopSpecModel` is the opt-in subclass from before the wiring;
+on a SpecModel that groups its input itself (`_groups_input`) it adds nothing. Uses SpecModel
+internals (_train_core, _core, _summary_layout, _loss_tracker, _world, _hook_runners, _core_jit).
 """
 
 from __future__ import annotations
@@ -43,6 +45,11 @@ from adapters import tf1_world
 from adapters.spec_model import SpecModel, split_features_labels
 
 
+def enabled(model: SpecModel) -> bool:
+    """False when the user set `model.use_fast_loop = False`: Keras's own train loop then."""
+    return bool(getattr(model, "use_fast_loop", True))
+
+
 def _one_replica_without_hooks(model: SpecModel) -> bool:
     runner = model._hook_runners.get(ModeKeys.TRAIN)  # pylint: disable=protected-access
     return (model.distribute_strategy.num_replicas_in_sync == 1
@@ -55,7 +62,8 @@ def can_group(model: SpecModel, x: Any, hooks: list | None = None) -> bool:
     Call it after SpecModel has prepared the TRAIN hooks (its _prepare_hooks): SessionRunHooks
     from the spec itself (training_hooks, TPUEstimatorSpec host_call) are known only then.
     """
-    if model.steps_per_execution <= 1 or hooks or not isinstance(x, tf.data.Dataset):
+    if (not enabled(model) or model.steps_per_execution <= 1 or hooks
+            or not isinstance(x, tf.data.Dataset)):
         return False
     if not _one_replica_without_hooks(model):
         return False
@@ -72,6 +80,9 @@ def grouped(x: tf.data.Dataset, steps_per_execution: int) -> tf.data.Dataset:
 
 def single_step_train_function(model: SpecModel) -> Callable:
     """Keras's train_function contract (iterator -> logs) for steps_per_execution=1."""
+    if not enabled(model):
+        # What keras.Model.make_train_function builds (Keras-private; checked on Keras 3.15.1).
+        return model._make_function(model.train_step)  # pylint: disable=protected-access
     core = model._core(ModeKeys.TRAIN)  # pylint: disable=protected-access
 
     @tf.function(autograph=False, reduce_retracing=True)
@@ -203,7 +214,7 @@ class FastLoopSpecModel(SpecModel, _GroupedFit):
     def make_train_function(self, force: bool = False):
         if self.train_function is not None and not force:
             return self.train_function
-        if _one_replica_without_hooks(self):
+        if _one_replica_without_hooks(self) and enabled(self):
             if self._fused_fit:
                 self.train_function = fused_train_function(self)
                 return self.train_function

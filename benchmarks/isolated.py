@@ -35,7 +35,7 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=64, help="training steps after the first")
     args = parser.parse_args()
     config = parse_key(args.key)
-    workload = models.workloads(fast_loop=True)[config.workload]
+    workload = models.workloads(keras_loop=True)[config.workload]
     rss_imports = measure.current_rss_mb()
     data = models.make_data(workload, eval_batches=32)
     runner = measure.Runner(config, workload, data, train_epochs=1)

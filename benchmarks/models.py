@@ -1,5 +1,9 @@
 """What is measured: workloads (network + data) and, per workload, the implementations.
 
+SpecModel runs training through adapters.fast_loop by default (issue 7); `workloads(keras_loop=
+True)` adds '<impl>_kerasloop' implementations, the same model_fns on SpecModel with
+`use_fast_loop = False` (Keras's own train loop), to measure what the fast loop changes.
+
 Implementations of one workload compute the same function from the same initial weights on the
 same batches, so their throughputs are comparable:
   legacy    (a) the TF1-style model_fn (compat.v1 get_variable / losses / Adam) in SpecModel;
@@ -15,7 +19,7 @@ eval_metric_ops, so evaluate ratios lean slightly against SpecModel.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import keras
@@ -47,7 +51,6 @@ class Workload:
     steps_per_epoch: int  # timed epoch length (a multiple of 32)
     eval_batches: int  # batches per evaluate()/predict() call (a multiple of 32)
     train: bool = True  # False: evaluate-only workload (the metrics case)
-    impl_labels: dict[str, str] = field(default_factory=dict)
 
 
 def _const(array: np.ndarray) -> keras.initializers.Initializer:
@@ -129,7 +132,7 @@ def _plain_cnn() -> keras.Model:
 def _spec(model_fn: Callable, params: dict) -> Callable[[], keras.Model]:
     def make():
         return SpecModel(model_fn, params=dict(params))
-    make.model_fn, make.params = model_fn, params  # read by _with_fast_loop
+    make.model_fn, make.params = model_fn, params  # read by _with_keras_loop
     return make
 
 
@@ -144,32 +147,35 @@ def _none() -> None:
 
 LABELS = {"legacy": "(a) TF1 model_fn", "keras_fn": "(b) Keras-layer model_fn",
           "keras": "(c) plain Keras", "metrics10": "10 compat.v1 metrics",
-          "metrics0": "no metrics", "legacy_fast": "(a) + fast_loop",
-          "keras_fn_fast": "(b) + fast_loop"}
-FAST_SUFFIX = "_fast"
+          "metrics0": "no metrics",
+          "legacy_kerasloop": "(a) on Keras's loop", "keras_fn_kerasloop": "(b) on Keras's loop",
+          # saved reports from before fast_loop was SpecModel's default (opt-in subclass then)
+          "legacy_fast": "(a) + fast_loop", "keras_fn_fast": "(b) + fast_loop"}
+KERAS_LOOP_SUFFIX = "_kerasloop"
 
 
-def _fast(model_fn: Callable, params: dict) -> Callable[[], keras.Model]:
-    """The same model_fn on adapters.fast_loop's opt-in engine (issue 7's proposed loop)."""
+def _on_keras_loop(model_fn: Callable, params: dict) -> Callable[[], keras.Model]:
+    """The same model_fn on SpecModel with fast_loop switched off (Keras's own train loop)."""
     def make():
-        from adapters.fast_loop import FastLoopSpecModel  # pylint: disable=g-import-not-at-top
-        return FastLoopSpecModel(model_fn, params=dict(params))
+        model = SpecModel(model_fn, params=dict(params))
+        model.use_fast_loop = False
+        return model
     return make
 
 
-def _with_fast_loop(workload: Workload) -> Workload:
-    """Adds '<impl>_fast' for every SpecModel implementation (legacy, keras_fn)."""
+def _with_keras_loop(workload: Workload) -> Workload:
+    """Adds '<impl>_kerasloop' for every SpecModel implementation (legacy, keras_fn)."""
     builders, optimizers = dict(workload.builders), dict(workload.optimizers)
     for impl in [i for i in workload.builders if i in ("legacy", "keras_fn")]:
         factory = workload.builders[impl]
-        builders[impl + FAST_SUFFIX] = _fast(factory.model_fn, factory.params)
-        optimizers[impl + FAST_SUFFIX] = workload.optimizers[impl]
+        builders[impl + KERAS_LOOP_SUFFIX] = _on_keras_loop(factory.model_fn, factory.params)
+        optimizers[impl + KERAS_LOOP_SUFFIX] = workload.optimizers[impl]
     return Workload(**{**workload.__dict__, "builders": builders, "optimizers": optimizers})
 
 
-def workloads(fast_loop: bool = False) -> dict[str, Workload]:
-    """Every workload by name, in reporting order; `fast_loop` adds the '<impl>_fast'
-    implementations (adapters.fast_loop) to the training workloads."""
+def workloads(keras_loop: bool = False) -> dict[str, Workload]:
+    """Every workload by name, in reporting order; `keras_loop` adds the '<impl>_kerasloop'
+    implementations (SpecModel on Keras's own train loop) to the training workloads."""
     result = {
         "bench": Workload(
             "bench", "784-256-256-10 MLP, Adam, batch 128 (compute-bound)", 128,
@@ -205,8 +211,8 @@ def workloads(fast_loop: bool = False) -> dict[str, Workload]:
             optimizers={"metrics10": _none, "metrics0": _none},
             steps_per_epoch=32, eval_batches=256, train=False),
     }
-    if fast_loop:
-        result = {name: _with_fast_loop(w) if w.train else w for name, w in result.items()}
+    if keras_loop:
+        result = {name: _with_keras_loop(w) if w.train else w for name, w in result.items()}
     return result
 
 

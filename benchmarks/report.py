@@ -158,6 +158,22 @@ def write_json(path: str, payload: dict) -> None:
         f.write("\n")
 
 
+# One colour per implementation in every panel.
+_COLORS = {"legacy": "tab:blue", "keras_fn": "tab:orange", "keras": "tab:green",
+           "legacy_fast": "tab:red", "keras_fn_fast": "tab:purple", "metrics10": "tab:blue",
+           "metrics0": "tab:orange", "legacy_kerasloop": "lightsteelblue",
+           "keras_fn_kerasloop": "navajowhite"}
+
+
+def _cold_ttfs(result: dict) -> dict:
+    """Time to first step in a fresh process (benchmarks.isolated) as a one-value stats dict,
+    else the in-process median: tf.estimator's figure is a fresh-process one."""
+    cold = (result.get("isolated") or {}).get("time_to_first_step_cold_s")
+    if isinstance(cold, (int, float)):
+        return {"median": cold, "min": cold, "max": cold}
+    return result.get("time_to_first_step_s") or {}
+
+
 def plot(path: str, results: list[dict], estimator: dict | None) -> str | None:
     """Bar charts of steps/s and time to first step per workload and setting.
 
@@ -184,11 +200,12 @@ def plot(path: str, results: list[dict], estimator: dict | None) -> str | None:
         settings = sorted({(r["steps_per_execution"], r["jit_compile"]) for r in rows})
         impls = list(dict.fromkeys(r["impl"] for r in rows))
         width = 0.8 / max(len(impls), 1)
-        metrics = (("train_steps_per_s", "training steps/s"), ("time_to_first_step_s",
-                                                                "time to first step (s)"))
+        cold = any((r.get("isolated") or {}).get("time_to_first_step_cold_s") for r in rows)
+        first = "time to first step (s)" + (", fresh process" if cold else "")
+        metrics = (("train_steps_per_s", "training steps/s"), ("time_to_first_step_s", first))
         if workload in eval_only:
             metrics = (("eval_examples_per_s", "evaluate examples/s"),
-                       ("time_to_first_step_s", "time to first evaluate (s)"))
+                       ("time_to_first_step_s", first.replace("step", "evaluate")))
         for row, (metric, ylabel) in enumerate(metrics):
             ax = axes[row][col]
             for i, impl in enumerate(impls):
@@ -196,7 +213,10 @@ def plot(path: str, results: list[dict], estimator: dict | None) -> str | None:
                 for s in settings:
                     match = [r for r in rows if (r["steps_per_execution"], r["jit_compile"]) == s
                              and r["impl"] == impl]
-                    stats = (match[0].get(metric) or {}) if match else {}
+                    stats = {}
+                    if match:
+                        stats = (_cold_ttfs(match[0]) if metric == "time_to_first_step_s"
+                                 else match[0].get(metric) or {})
                     median = stats.get("median") or 0.0
                     values.append(median)
                     low.append(median - (stats.get("min") if stats.get("min") is not None else median))
@@ -204,7 +224,8 @@ def plot(path: str, results: list[dict], estimator: dict | None) -> str | None:
                 xs = [j + (i - (len(impls) - 1) / 2) * width for j in range(len(settings))]
                 label = next(r["label"] for r in rows if r["impl"] == impl)
                 # bar: median over repetitions; whisker: min..max
-                ax.bar(xs, values, width, yerr=[low, high], capsize=2, label=label)
+                ax.bar(xs, values, width, yerr=[low, high], capsize=2, label=label,
+                       color=_COLORS.get(impl))
             est = _median(est_cases.get(workload, {}), metric)
             if est:
                 ax.axhline(est, color="black", linestyle="--", linewidth=1, label="tf.estimator 2.15")

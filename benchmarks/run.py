@@ -64,6 +64,24 @@ def machine() -> dict:
             "platform": platform.platform(), "python": platform.python_version()}
 
 
+def engine_fingerprint() -> str:
+    """sha256 over adapters/ and keras_spec/ sources: which engine a report measured. Other
+    people may edit the tree during a 40-minute run; the report says so when it happened (the
+    in-process numbers are from the start's version, the fresh-process ones may not be)."""
+    import hashlib  # pylint: disable=g-import-not-at-top
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    digest = hashlib.sha256()
+    for package in ("adapters", "keras_spec"):
+        folder = os.path.join(root, package)
+        for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
+            if name.endswith(".py"):
+                digest.update(name.encode())
+                with open(os.path.join(folder, name), "rb") as f:
+                    digest.update(f.read())
+    return digest.hexdigest()
+
+
 def _load() -> list[float] | None:
     try:
         return list(os.getloadavg())
@@ -100,9 +118,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="per-configuration peak RSS / cold start in fresh processes "
                              "(auto: on unless --quick)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the round order shuffle")
-    parser.add_argument("--fast-loop", action="store_true",
-                        help="also measure the model_fns on adapters.fast_loop.FastLoopSpecModel "
-                             "(implementations '<impl>_fast')")
+    parser.add_argument("--keras-loop", action="store_true",
+                        help="also measure the model_fns on SpecModel with use_fast_loop=False "
+                             "(Keras's own train loop; implementations '<impl>_kerasloop')")
     args = parser.parse_args(argv)
 
     estimator_tf = None
@@ -114,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
 
     started = time.perf_counter()
+    engine_at_start = engine_fingerprint()
     import keras  # pylint: disable=g-import-not-at-top
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
@@ -123,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = dict(QUICK if args.quick else FULL)
     if args.reps:
         settings["reps"] = args.reps
-    workloads = models.workloads(fast_loop=args.fast_loop)
+    workloads = models.workloads(keras_loop=args.keras_loop)
     names = [n for n in args.workloads.split(",") if n]
     unknown = [n for n in names if n not in workloads]
     if unknown:
@@ -189,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
             "tensorflow": tf.__version__, "keras": keras.__version__,
             "estimator_tensorflow": estimator_tf,
             "wall_s": time.perf_counter() - started,
+            "engine_sha256": engine_at_start,
+            "engine_changed_during_run": engine_fingerprint() != engine_at_start,
             "definitions": measure.__doc__,
         },
         "results": results,
@@ -203,6 +224,8 @@ def main(argv: list[str] | None = None) -> int:
         f.write(report.format_markdown(payload) + "\n")
     print(report.format_table(results, ratios, estimator))
     print(report.format_targets(checks))
+    if payload["meta"]["engine_changed_during_run"]:
+        print("warning: adapters/ or keras_spec/ changed during the run (see meta.engine_sha256)")
     png = report.plot(os.path.join(args.out, "benchmark.png"), results, estimator)
     print(f"wrote {json_path}" + (f" and {png}" if png else ""))
     return 0

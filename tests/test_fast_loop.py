@@ -1,8 +1,10 @@
-"""adapters.fast_loop gives exactly SpecModel's results, faster (speed is not asserted here).
+"""adapters.fast_loop gives exactly the results of Keras's own train loop, faster.
 
-Same model_fn, same batches, two engines: every loss, every variable (optimizer slots and
-global_step included) and every TF1 summary must come out identical; where the fused loop
-does not apply (SessionRunHooks, finite datasets) FastLoopSpecModel must fall back.
+Same model_fn, same batches, two engines: SpecModel on Keras's loop (`use_fast_loop = False`)
+and SpecModel with fast_loop (its default; FastLoopSpecModel, the opt-in subclass from before
+the wiring, is the same engine then). Every loss, every variable (optimizer slots and
+global_step included) and every TF1 summary must come out identical; where the fused loop does
+not apply (SessionRunHooks, finite datasets) it must fall back. Speed is not asserted here.
 """
 
 from __future__ import annotations
@@ -16,9 +18,15 @@ import pytest
 import tensorflow as tf
 
 import keras_spec as ks
-from adapters import SpecModel
+from adapters import SpecModel as _SpecModel
 from adapters.fast_loop import FastLoopSpecModel, can_group
 from conformance_runner import make_case, train_dataset
+
+
+class SpecModel(_SpecModel):
+    """The reference: SpecModel on Keras's own train loop."""
+
+    use_fast_loop = False
 
 
 def _mlp(engine, spe: int, jit: bool = False):
@@ -33,11 +41,14 @@ def _variables(model) -> dict:
 
 
 def _assert_same_training(spe: int, jit: bool = False, epochs: int = 2, steps: int = 8):
-    results = []
+    results, loops = [], []
     for engine in (SpecModel, FastLoopSpecModel):
         model, dataset = _mlp(engine, spe, jit)
         history = model.fit(dataset, epochs=epochs, steps_per_epoch=steps, verbose=0)
         results.append((history.history["loss"], _variables(model)))
+        loops.append(model.train_function.__qualname__)
+    assert loops[0].startswith("TensorFlowTrainer.")  # the reference really is Keras's loop
+    assert loops[1].startswith("single_step" if spe == 1 else "fused_train_function")
     (loss_a, vars_a), (loss_b, vars_b) = results
     assert loss_a == loss_b
     assert sorted(vars_a) == sorted(vars_b)
@@ -109,6 +120,7 @@ def test_falls_back_with_hooks_and_finite_datasets():
 
     model, dataset = _mlp(FastLoopSpecModel, spe=4)
     assert can_group(model, dataset, None)
+    assert not can_group(_mlp(SpecModel, spe=4)[0], dataset, None)  # use_fast_loop = False
     assert not can_group(model, dataset, [CountingHook()])
     model.fit(dataset, epochs=1, steps_per_epoch=8, verbose=0, hooks=[CountingHook()])
     assert CountingHook.calls == 2  # once per execution, SpecModel's hook semantics
