@@ -27,8 +27,7 @@ ragged / dynamically shaped inputs, N>1 with a non-repeated dataset) uses SpecMo
 Results are bit-identical to Keras's own loop (losses, every variable, summaries): checked by
 tests/test_fast_loop.py. SpecModel.fit / make_train_function call these functions (wired in by
 the issue-7 patch); `model.use_fast_loop = False` (set before fit) gives Keras's own loop back,
-for debugging or comparison. `FastLoopSpecModel` is the opt-in subclass from before the wiring;
-on a SpecModel that groups its input itself (`_groups_input`) it adds nothing. Uses SpecModel
+for debugging or comparison. Uses SpecModel
 internals (_train_core, _core, _summary_layout, _loss_tracker, _world, _hook_runners, _core_jit).
 """
 
@@ -36,7 +35,6 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-import keras
 import tensorflow as tf
 
 from keras_spec import ModeKeys
@@ -175,50 +173,3 @@ def fused_train_function(model: SpecModel) -> Callable:
         return {"loss": model._loss_tracker.result()}  # pylint: disable=protected-access
 
     return execution
-
-
-class _GroupedFit(keras.Model):
-    """Sits between SpecModel and keras.Model in FastLoopSpecModel's MRO: SpecModel.fit has
-    prepared the hooks (so the spec's own hooks are known) when its super().fit lands here."""
-
-    def fit(self, *args, **kwargs):
-        if getattr(self, "_groups_input", False):  # SpecModel already does it (perf_patch)
-            return super().fit(*args, **kwargs)
-        x = args[0] if args else kwargs.get("x")
-        fused = can_group(self, x)
-        if fused != self._fused_fit:
-            self._fused_fit = fused
-            self.train_function = None
-        if fused:
-            group = grouped(x, self.steps_per_execution)
-            if args:
-                args = (group,) + tuple(args[1:])
-            else:
-                kwargs["x"] = group
-        return super().fit(*args, **kwargs)
-
-
-class FastLoopSpecModel(SpecModel, _GroupedFit):
-    """SpecModel with the faster training executions of this module (opt-in)."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._fused_fit = False
-        self._summary_specs: dict[str, list] = {}
-
-    def _summaries_out(self, mode: str, call: tf1_world.ModelFnCall) -> list:
-        tensors = super()._summaries_out(mode, call)
-        self._summary_specs[mode] = [tf.TensorSpec(t.shape, t.dtype) for t in tensors]
-        return tensors
-
-    def make_train_function(self, force: bool = False):
-        if self.train_function is not None and not force:
-            return self.train_function
-        if _one_replica_without_hooks(self) and enabled(self):
-            if self._fused_fit:
-                self.train_function = fused_train_function(self)
-                return self.train_function
-            if self.steps_per_execution == 1:
-                self.train_function = single_step_train_function(self)
-                return self.train_function
-        return super().make_train_function(force=True)

@@ -119,8 +119,6 @@ class SpecModel(keras.Model):
     none and `compile(optimizer=...)` was given, the loss is minimized with that optimizer.
     """
 
-    _groups_input = True  # fit() groups repeated datasets for fast_loop's fused executions
-
     def __init__(self, model_fn: Callable, params: dict | None = None, config: Any = None,
                  **kwargs):
         super().__init__(**kwargs)

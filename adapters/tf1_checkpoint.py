@@ -15,8 +15,6 @@ Scaffold saver with a var_list also decides what a restore reads (the rest keeps
 
 from __future__ import annotations
 
-import contextlib
-import logging
 import os
 import threading
 import weakref
@@ -24,24 +22,12 @@ import weakref
 import tensorflow as tf
 
 from adapters import scaffold as scaffold_lib
-from adapters.tf1_saver import SaverSettings
+from adapters.tf1_saver import SaverSettings, quiet_saver_logs
 from adapters.tf1_world import TF1World
 
 
 class CheckpointError(ValueError):
     """A checkpoint does not fit the model_fn's variables."""
-
-
-@contextlib.contextmanager
-def _quiet_saver():
-    """compat.v1 Saver logs a deprecation warning on every construction: keep logs readable."""
-    logger = logging.getLogger("tensorflow")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
 
 
 def _resolve(path: str) -> str:
@@ -83,7 +69,7 @@ def _saver_for(world: TF1World, model_dir: str, basename: str, variables: dict,
         per_world = _savers.setdefault(world, {})
         saver = per_world.get(key)
         if saver is None:
-            with _quiet_saver():
+            with quiet_saver_logs():
                 saver = tf.compat.v1.train.Saver(
                     var_list=variables, max_to_keep=settings.max_to_keep or 0,
                     keep_checkpoint_every_n_hours=settings.keep_checkpoint_every_n_hours,
@@ -112,7 +98,7 @@ def save_checkpoint(world: TF1World, model_dir: str, max_to_keep: int | None = 5
     os.makedirs(model_dir, exist_ok=True)
     writer = _saver_for(world, model_dir, basename, variables, settings)
     state = tf.train.get_checkpoint_state(model_dir)
-    with _quiet_saver():
+    with quiet_saver_logs():
         writer.recover_last_checkpoints(list(state.all_model_checkpoint_paths) if state else [])
         return writer.save(None, os.path.join(model_dir, basename), global_step=step,
                            write_meta_graph=False)
@@ -141,7 +127,7 @@ def restore_checkpoint(world: TF1World, path: str, allow_missing: bool = False) 
         raise CheckpointError(f"Checkpoint '{prefix}' has variables of other shapes: {wrong_shape}")
     present = {n: v for n, v in variables.items() if n in saved and not _is_distributed(v)}
     if present:
-        with _quiet_saver():
+        with quiet_saver_logs():
             saver = tf.compat.v1.train.Saver(var_list=present)
         saver.restore(None, prefix)
     distributed = {n: v for n, v in variables.items() if n in saved and _is_distributed(v)}

@@ -104,7 +104,7 @@ def _graph_variables() -> list:
 
 
 @contextlib.contextmanager
-def _quiet() -> Iterator[None]:
+def quiet_saver_logs() -> Iterator[None]:
     """An eager Saver logs a deprecation warning on every construction."""
     logger = logging.getLogger("tensorflow")
     level = logger.level
@@ -135,7 +135,7 @@ def _eager_init(original):
                                      for k, v in arguments["var_list"].items()}
         arguments["defer_build"] = False  # a given var_list cannot be deferred
         arguments["sharded"] = False  # eager Savers cannot shard; one device writes one shard
-        with tf.init_scope(), _quiet():
+        with tf.init_scope(), quiet_saver_logs():
             original(self, **arguments)
 
     return __init__

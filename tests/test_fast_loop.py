@@ -1,8 +1,7 @@
 """adapters.fast_loop gives exactly the results of Keras's own train loop, faster.
 
 Same model_fn, same batches, two engines: SpecModel on Keras's loop (`use_fast_loop = False`)
-and SpecModel with fast_loop (its default; FastLoopSpecModel, the opt-in subclass from before
-the wiring, is the same engine then). Every loss, every variable (optimizer slots and
+and SpecModel with fast_loop (its default). Every loss, every variable (optimizer slots and
 global_step included) and every TF1 summary must come out identical; where the fused loop does
 not apply (SessionRunHooks, finite datasets) it must fall back. Speed is not asserted here.
 """
@@ -19,7 +18,7 @@ import tensorflow as tf
 
 import keras_spec as ks
 from adapters import SpecModel as _SpecModel
-from adapters.fast_loop import FastLoopSpecModel, can_group
+from adapters.fast_loop import can_group
 from conformance_runner import make_case, train_dataset
 
 
@@ -42,7 +41,7 @@ def _variables(model) -> dict:
 
 def _assert_same_training(spe: int, jit: bool = False, epochs: int = 2, steps: int = 8):
     results, loops = [], []
-    for engine in (SpecModel, FastLoopSpecModel):
+    for engine in (SpecModel, _SpecModel):
         model, dataset = _mlp(engine, spe, jit)
         history = model.fit(dataset, epochs=epochs, steps_per_epoch=steps, verbose=0)
         results.append((history.history["loss"], _variables(model)))
@@ -79,7 +78,7 @@ def test_fused_loop_with_a_keras_optimizer():
 
     dataset = tf.data.Dataset.from_tensor_slices((x, y)).repeat().batch(8, drop_remainder=True)
     out = []
-    for engine in (SpecModel, FastLoopSpecModel):
+    for engine in (SpecModel, _SpecModel):
         model = engine(model_fn)
         model.compile(optimizer=keras.optimizers.Adam(0.01), steps_per_execution=4)
         out.append((model.fit(dataset, epochs=2, steps_per_epoch=8, verbose=0).history["loss"],
@@ -101,7 +100,7 @@ def _summary_events(logdir: str) -> list:
 
 def test_fused_loop_writes_every_steps_summaries(tmp_path):
     events = []
-    for i, engine in enumerate((SpecModel, FastLoopSpecModel)):
+    for i, engine in enumerate((SpecModel, _SpecModel)):
         model, dataset = _mlp(engine, spe=4)
         logdir = str(tmp_path / f"engine{i}")
         model.fit(dataset, epochs=1, steps_per_epoch=8, verbose=0,
@@ -118,7 +117,7 @@ def test_falls_back_with_hooks_and_finite_datasets():
         def after_run(self, run_context, run_values):
             CountingHook.calls += 1
 
-    model, dataset = _mlp(FastLoopSpecModel, spe=4)
+    model, dataset = _mlp(_SpecModel, spe=4)
     assert can_group(model, dataset, None)
     assert not can_group(_mlp(SpecModel, spe=4)[0], dataset, None)  # use_fast_loop = False
     assert not can_group(model, dataset, [CountingHook()])
