@@ -1,6 +1,6 @@
 """What is measured: workloads (network + data) and, per workload, the implementations.
 
-SpecModel runs training through adapters.fast_loop by default (issue 7); `workloads(keras_loop=
+SpecModel runs training through adapters.engine.fast_loop by default (issue 7); `workloads(keras_loop=
 True)` adds '<impl>_kerasloop' implementations, the same model_fns on SpecModel with
 `use_fast_loop = False` (Keras's own train loop), to measure what the fast loop changes.
 

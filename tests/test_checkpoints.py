@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from adapters import SpecModel
-from adapters.tf1_checkpoint import CheckpointError
+from adapters.tf1.checkpoint import CheckpointError
 from conformance_runner import (CONFORMANCE_DIR, GOLDEN, eval_dataset, make_case,
                                 max_relative_error, predict_dataset, run_case, train_dataset)
 

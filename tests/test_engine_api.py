@@ -195,7 +195,7 @@ def test_scaffold_parts_not_run_are_named_in_a_warning():
                                                summary_op=tf.constant(b""))
         return ks.EstimatorSpec(mode, loss=loss, scaffold=scaffold)
 
-    from adapters import spec_model
+    from adapters.engine import spec_model
     spec_model._warned_scaffold_parts.discard("summary_op")  # warned once per process
     with pytest.warns(UserWarning, match=r"Scaffold sets \['summary_op'\]"):
         SpecModel(fn).evaluate(dataset(), verbose=0)

@@ -1,4 +1,4 @@
-"""adapters.fast_loop gives exactly the results of Keras's own train loop, faster.
+"""adapters.engine.fast_loop gives exactly the results of Keras's own train loop, faster.
 
 Same model_fn, same batches, two engines: SpecModel on Keras's loop (`use_fast_loop = False`)
 and SpecModel with fast_loop (its default). Every loss, every variable (optimizer slots and
@@ -18,7 +18,7 @@ import tensorflow as tf
 
 import keras_spec as ks
 from adapters import SpecModel as _SpecModel
-from adapters.fast_loop import can_group
+from adapters.engine.fast_loop import can_group
 from conformance_runner import make_case, train_dataset
 
 

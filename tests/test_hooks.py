@@ -12,7 +12,7 @@ import tensorflow as tf
 
 import keras_spec as ks
 from adapters import RunConfig, SpecModel
-from adapters.hooks_bridge import HookSessionError
+from adapters.hooks.bridge import HookSessionError
 
 X = np.random.RandomState(3).randn(64, 2).astype(np.float32)
 Y = (X @ np.array([[1.5], [-0.5]], np.float32) + 0.2).astype(np.float32)

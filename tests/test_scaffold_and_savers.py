@@ -12,8 +12,9 @@ import pytest
 import tensorflow as tf
 
 import keras_spec as ks
-from adapters import Estimator, RunConfig, SpecModel, train_loop
-from adapters.trace_session import TraceSessionError
+from adapters import Estimator, RunConfig, SpecModel
+from adapters.estimator import train_loop
+from adapters.tf1.trace_session import TraceSessionError
 from estimator_helpers import checkpoint_steps
 
 X = np.random.RandomState(7).randn(64, 2).astype(np.float32)

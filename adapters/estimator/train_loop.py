@@ -26,8 +26,8 @@ from typing import Any, Callable
 import keras
 import tensorflow as tf
 
-from adapters import event_files
-from adapters import scaffold as scaffold_lib
+from adapters.estimator import event_files
+from adapters.tf1 import scaffold as scaffold_lib
 
 _log = logging.getLogger("keras_spec")
 

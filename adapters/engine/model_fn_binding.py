@@ -144,3 +144,15 @@ def to_estimator_spec(spec: Any, mode: str) -> keras_spec.EstimatorSpec:
         raise ValueError(f"model_fn was called with mode={mode!r} but returned a spec with "
                          f"mode={result.mode!r}; return a spec for the mode it was called with.")
     return result
+
+
+def split_features_labels(data: Any) -> tuple[Any, Any]:
+    """A dataset element as an Estimator input_fn gave it: features, or (features, labels)."""
+    if isinstance(data, tuple) and len(data) == 2:
+        return data[0], data[1]
+    if isinstance(data, tuple) and len(data) == 3:
+        raise ValueError("The input yields (features, labels, sample_weight); a model_fn has no "
+                         "sample weights: put weights into features and use them in the model_fn.")
+    if isinstance(data, tuple) and len(data) == 1:
+        return data[0], None
+    return data, None

@@ -21,9 +21,9 @@ import weakref
 
 import tensorflow as tf
 
-from adapters import scaffold as scaffold_lib
-from adapters.tf1_saver import SaverSettings, quiet_saver_logs
-from adapters.tf1_world import TF1World
+from adapters.tf1 import scaffold as scaffold_lib
+from adapters.tf1.saver import SaverSettings, quiet_saver_logs
+from adapters.tf1.world import TF1World
 
 
 class CheckpointError(ValueError):

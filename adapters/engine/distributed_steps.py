@@ -22,7 +22,7 @@ import tensorflow as tf
 
 from keras_spec import ModeKeys
 
-from adapters import tf1_world
+from adapters.tf1 import world as tf1_world
 
 
 def _first_replica(strategy: tf.distribute.Strategy, value: Any) -> Any:
@@ -83,7 +83,7 @@ def eval_metric_values(model: Any, features: Any, labels: Any) -> dict:
     (compat.v1 metrics compute their value from every replica's variables there).
     """
     strategy = model.distribute_strategy
-    from adapters.metric_bridge import is_metric_object  # pylint: disable=g-import-not-at-top
+    from adapters.engine.metric_bridge import is_metric_object  # pylint: disable=g-import-not-at-top
 
     def replica_values(f, l):
         spec, _, _ = model._run_model_fn(f, l, ModeKeys.EVAL)

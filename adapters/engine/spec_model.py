@@ -21,10 +21,13 @@ import tensorflow as tf
 import keras_spec
 from keras_spec import ModeKeys
 
-from adapters import distributed_steps, hooks_bridge, tf1_world
-from adapters.metric_bridge import MetricBridge
-from adapters.model_fn_binding import BoundModelFn, static_batch_size, to_estimator_spec
-from adapters.run_config import RunConfig
+from adapters.engine import distributed_steps, fast_loop
+from adapters.hooks import bridge as hooks_bridge
+from adapters.tf1 import world as tf1_world
+from adapters.engine.metric_bridge import MetricBridge
+from adapters.engine.model_fn_binding import (BoundModelFn, split_features_labels, static_batch_size,
+                                              to_estimator_spec)
+from keras_spec.run_config import RunConfig
 from keras_spec.tpu_estimator_spec import call_host_fn
 
 _UNSET = object()
@@ -43,18 +46,6 @@ def _keras_layers_in(value: Any) -> list:
 
 class XlaCompilationError(RuntimeError):
     """The model_fn uses an op XLA cannot compile."""
-
-
-def split_features_labels(data: Any) -> tuple[Any, Any]:
-    """A dataset element as an Estimator input_fn gave it: features, or (features, labels)."""
-    if isinstance(data, tuple) and len(data) == 2:
-        return data[0], data[1]
-    if isinstance(data, tuple) and len(data) == 3:
-        raise ValueError("The input yields (features, labels, sample_weight); a model_fn has no "
-                         "sample weights: put weights into features and use them in the model_fn.")
-    if isinstance(data, tuple) and len(data) == 1:
-        return data[0], None
-    return data, None
 
 
 # Scaffold parts keras-spec does not use. init_op, init_fn, local_init_op and saver are run
@@ -193,7 +184,6 @@ class SpecModel(keras.Model):
         input; a leaner single-step dispatch), or Keras's with SessionRunHooks.
         Several replicas: our own cross-replica function."""
         if self._replicas() == 1:
-            from adapters import fast_loop  # pylint: disable=g-import-not-at-top  (imports us)
 
             if self.train_function is not None and not force:
                 return self.train_function
@@ -241,11 +231,10 @@ class SpecModel(keras.Model):
         if isinstance(x, tf.data.Dataset):
             kwargs.setdefault("shuffle", False)  # an input_fn's dataset is shuffled by its author
         kwargs["callbacks"] = self._prepare_hooks(ModeKeys.TRAIN, x, hooks, kwargs.get("callbacks"))
-        from adapters import fast_loop  # pylint: disable=g-import-not-at-top  (imports us)
 
         # A repeated dataset with static shapes and no SessionRunHooks is fed steps_per_execution
         # batches per GetNext (same batches, same order) to one fused function per execution
-        # (adapters/fast_loop).
+        # (adapters/engine/fast_loop.py).
         fused = fast_loop.can_group(self, x, hooks)  # after _prepare_hooks: spec hooks known
         if fused != self._fused_fit:
             self._fused_fit = fused
@@ -375,7 +364,7 @@ class SpecModel(keras.Model):
 
         Returns the new timestamped directory under export_dir_base (as Estimator did).
         """
-        from adapters import saved_model_export  # pylint: disable=g-import-not-at-top
+        from adapters.export import saved_model as saved_model_export  # pylint: disable=g-import-not-at-top
 
         return saved_model_export.export_saved_model(
             self, export_dir_base, serving_input_receiver_fn, assets_extra=assets_extra,
@@ -389,7 +378,7 @@ class SpecModel(keras.Model):
     # -- TF1-named checkpoints ---------------------------------------------------------------
     def save_checkpoint(self, model_dir: str, max_to_keep: int | None = 5) -> str:
         """Write `model_dir/model.ckpt-<global_step>` keyed by TF1 names (as Estimator did)."""
-        from adapters import tf1_checkpoint  # pylint: disable=g-import-not-at-top
+        from adapters.tf1 import checkpoint as tf1_checkpoint  # pylint: disable=g-import-not-at-top
 
         return tf1_checkpoint.save_checkpoint(self._world, model_dir, max_to_keep)
 
@@ -399,7 +388,7 @@ class SpecModel(keras.Model):
         Works with model_dirs written by tf.estimator. The variables must exist first: call
         `build_variables(dataset)` on a fresh model.
         """
-        from adapters import tf1_checkpoint  # pylint: disable=g-import-not-at-top
+        from adapters.tf1 import checkpoint as tf1_checkpoint  # pylint: disable=g-import-not-at-top
 
         return tf1_checkpoint.restore_checkpoint(self._world, path, allow_missing)
 
@@ -429,7 +418,7 @@ class SpecModel(keras.Model):
         mode's SessionRunHooks begin() in the same world, and `call.hook_writes` holds the ops
         that carry their fetched tensors out of the step.
         """
-        from adapters import scaffold as scaffold_lib  # pylint: disable=g-import-not-at-top
+        from adapters.tf1 import scaffold as scaffold_lib  # pylint: disable=g-import-not-at-top
 
         # The Scaffold's init parts run (or are kept out of the step) when the call ends.
         with scaffold_lib.session_parts(self._world, mode) as session_parts, \

@@ -39,8 +39,12 @@ import tensorflow as tf
 
 from keras_spec import ModeKeys
 
-from adapters import tf1_world
-from adapters.spec_model import SpecModel, split_features_labels
+from adapters.engine.model_fn_binding import split_features_labels
+from adapters.tf1 import world as tf1_world
+
+# SpecModel imports this module; the functions here take the model as a duck-typed argument
+# (SpecModel internals named in the module doc) so that the import goes one way only.
+SpecModel = Any
 
 
 def enabled(model: SpecModel) -> bool:

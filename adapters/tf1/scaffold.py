@@ -32,9 +32,9 @@ import tensorflow as tf
 
 from keras_spec import ModeKeys
 
-from adapters import tf1_saver
-from adapters.trace_session import TraceSession, TraceSessionError
-from adapters.tf1_saver import SaverSettings
+from adapters.tf1 import saver as tf1_saver
+from adapters.tf1.trace_session import TraceSession, TraceSessionError
+from adapters.tf1.saver import SaverSettings
 
 
 @dataclass

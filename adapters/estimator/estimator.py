@@ -30,13 +30,15 @@ import tensorflow as tf
 
 from keras_spec import ModeKeys
 
-from adapters import event_files, input_fn as input_fns, warm_start as warm_starting
-from adapters import scaffold as scaffold_lib
-from adapters.model_fn_binding import BoundModelFn, model_fn_arg_names
-from adapters.run_config import RunConfig
-from adapters.spec_model import SpecModel
-from adapters.tf1_saver import SaverSettings
-from adapters.train_loop import TrainLoop, checkpoint_plan
+from adapters.estimator import event_files
+from adapters.estimator import input_fn as input_fns
+from adapters.estimator import warm_start as warm_starting
+from adapters.tf1 import scaffold as scaffold_lib
+from adapters.engine.model_fn_binding import BoundModelFn, model_fn_arg_names
+from keras_spec.run_config import RunConfig
+from adapters.engine.spec_model import SpecModel
+from adapters.tf1.saver import SaverSettings
+from adapters.estimator.train_loop import TrainLoop, checkpoint_plan
 
 _log = logging.getLogger("keras_spec")
 

@@ -17,7 +17,7 @@ import tensorflow as tf
 
 from keras_spec import ModeKeys
 
-from adapters.model_fn_binding import model_fn_arg_names
+from adapters.engine.model_fn_binding import model_fn_arg_names
 
 _log = logging.getLogger("keras_spec")
 

@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 import tensorflow as tf
 
-from adapters.estimator import Estimator, check_hooks, check_listeners
+from adapters.estimator.estimator import Estimator, check_hooks, check_listeners
 
 _log = logging.getLogger("keras_spec")
 

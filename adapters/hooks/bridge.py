@@ -24,10 +24,10 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from adapters import scaffold as scaffold_lib
-from adapters.native_hooks import Cadence, native_hook
-from adapters.native_hooks import hook_settings as _hook_settings
-from adapters.native_hooks import timer_every as _timer_every
+from adapters.tf1 import scaffold as scaffold_lib
+from adapters.hooks.native import Cadence, native_hook
+from adapters.hooks.native import hook_settings as _hook_settings
+from adapters.hooks.native import timer_every as _timer_every
 
 _train = tf.compat.v1.train
 _log = logging.getLogger("keras_spec")

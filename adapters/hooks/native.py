@@ -28,9 +28,9 @@ from typing import Any
 
 import tensorflow as tf
 
-from adapters import scaffold as scaffold_lib
-from adapters import tf1_checkpoint
-from adapters.tf1_saver import SaverSettings
+from adapters.tf1 import scaffold as scaffold_lib
+from adapters.tf1 import checkpoint as tf1_checkpoint
+from adapters.tf1.saver import SaverSettings
 
 _train = tf.compat.v1.train
 _log = logging.getLogger("keras_spec")
