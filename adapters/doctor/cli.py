@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         sub.add_parser("doctor", help="what a tf.estimator script needs changing (and --fix)",
                        add_help=False)
         if not argv or argv[0] in ("-h", "--help"):
-            top.print_help()
+            top.print_help(sys.stdout if argv else sys.stderr)
             return 0 if argv else 2
         if argv[0] != "doctor":
             top.print_usage(sys.stderr)
