@@ -118,7 +118,8 @@ def _resolve_on(module_name: str, dotted: str) -> tuple[str, str] | None:
 
 # Where names live today while the namespace has no __all__ yet (the spec vocabulary).
 _VOCABULARY = {"EstimatorSpec": "keras_spec", "ModeKeys": "keras_spec",
-               "tpu.TPUEstimatorSpec": "keras_spec", "export": "keras_spec"}
+               "tpu.TPUEstimatorSpec": "keras_spec", "export": "keras_spec",
+               "SessionRunHook": "keras_spec", "SessionRunArgs": "keras_spec"}
 
 
 def lookup(dotted: str, namespace: types.ModuleType | None = None) -> Coverage:
