@@ -81,3 +81,14 @@ def test_run_config_says_which_fields_it_ignores(field, value, advice):
                                          f".*{advice}"):
         config = RunConfig(**{field: value})
     assert getattr(config, field) is value  # kept, as tf.estimator kept it, for code reading it
+
+
+@pytest.mark.skipif(startup.nvidia_driver_present(), reason="a GPU driver is present")
+def test_doctor_prints_no_cuda_error_on_a_cpu_only_machine():
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    env["PYTHONPATH"] = str(ROOT)
+    sample = ROOT / "tests" / "doctor_samples" / "sample_fixable.py"
+    done = subprocess.run([sys.executable, "-m", "adapters.doctor", str(sample)], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and "KS130" in done.stdout  # it ran and found the blocker
+    assert "cuInit" not in done.stderr and "CUDA error" not in done.stderr

@@ -144,4 +144,6 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         _usage_checks(parser, args)
     except SystemExit as e:
         return int(e.code or 0)
+    from adapters import startup  # pylint: disable=import-outside-toplevel
+    startup.import_tensorflow()  # no CUDA "error" line on CPU-only machines
     return run_doctor(args)
