@@ -2,8 +2,8 @@
 
 Keras 3's `Mean` first averages each example's values and weights per example; tf.keras 2.x
 broadcast the weights to the values and averaged every element. The heads need the latter
-(per-logit weights in RegressionHead), so the simple metrics are written here; AUC comes from
-Keras 3, whose algorithm (200 thresholds, interpolated summation) is tf.keras's.
+(per-logit weights in RegressionHead), so the metrics are written here, with tf.keras 2.x's
+formulas.
 """
 
 from __future__ import annotations
@@ -78,13 +78,58 @@ class ConfusionRatio(keras.metrics.Metric):
         return tf.math.divide_no_nan(tp, tp + self.other.value)
 
 
-def auc(name: str, curve: str = 'ROC') -> keras.metrics.AUC:
+class AUC(keras.metrics.Metric):
+    """Area under the ROC or PR curve from confusion counts at 200 fixed thresholds, with
+    tf.keras.metrics.AUC's thresholds and interpolated summation (written here because Keras
+    3's AUC graph is slow to trace inside a model_fn)."""
+
+    def __init__(self, name: str, curve: str = 'ROC', num_thresholds: int = 200):
+        super().__init__(name=_safe_name(name), dtype='float32')
+        if curve not in ('ROC', 'PR'):
+            raise ValueError(f"curve must be 'ROC' or 'PR'; got {curve!r}")
+        self.curve = curve
+        inner = [(i + 1) * 1.0 / (num_thresholds - 1) for i in range(num_thresholds - 2)]
+        self.thresholds = [0.0 - 1e-7] + inner + [1.0 + 1e-7]
+        shape = (num_thresholds,)
+        self.tp = self.add_variable(shape=shape, initializer='zeros', name='tp')
+        self.fp = self.add_variable(shape=shape, initializer='zeros', name='fp')
+        self.tn = self.add_variable(shape=shape, initializer='zeros', name='tn')
+        self.fn = self.add_variable(shape=shape, initializer='zeros', name='fn')
+
+    def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
+        y_pred = tf.reshape(tf.cast(y_pred, tf.float32), [-1, 1])
+        weights = tf.reshape(broadcast_weights(
+            1.0 if sample_weight is None else sample_weight,
+            tf.reshape(y_pred, tf.shape(y_true))), [-1, 1])
+        positive = tf.reshape(tf.cast(tf.cast(y_true, tf.bool), tf.float32), [-1, 1])
+        above = tf.cast(y_pred > tf.constant(self.thresholds, tf.float32), tf.float32)  # [N, T]
+        self.tp.assign_add(tf.reduce_sum(weights * positive * above, axis=0))
+        self.fp.assign_add(tf.reduce_sum(weights * (1.0 - positive) * above, axis=0))
+        self.fn.assign_add(tf.reduce_sum(weights * positive * (1.0 - above), axis=0))
+        self.tn.assign_add(tf.reduce_sum(weights * (1.0 - positive) * (1.0 - above), axis=0))
+
+    def result(self) -> tf.Tensor:
+        counts = tf.stack([v.value for v in (self.tp, self.fp, self.tn, self.fn)])
+        tp0, fp0, tn0, fn0 = tf.unstack(counts[:, :-1])  # threshold i
+        tp1, fp1, tn1, fn1 = tf.unstack(counts[:, 1:])   # threshold i + 1
+        if self.curve == 'PR':  # Davis & Goadrich interpolation, as tf.keras's interpolate_pr_auc
+            dtp = tp0 - tp1
+            p0, p1 = tp0 + fp0, tp1 + fp1
+            slope = tf.math.divide_no_nan(dtp, tf.maximum(p0 - p1, 0.0))
+            intercept = tp1 - slope * p1
+            ratio = tf.where(tf.logical_and(p0 > 0, p1 > 0),
+                             tf.math.divide_no_nan(p0, tf.maximum(p1, 0.0)), tf.ones_like(p1))
+            return tf.reduce_sum(tf.math.divide_no_nan(
+                slope * (dtp + intercept * tf.math.log(ratio)), tf.maximum(tp1 + fn1, 0.0)))
+        recall0, recall1 = (tf.math.divide_no_nan(a, a + b) for a, b in ((tp0, fn0), (tp1, fn1)))
+        fpr0, fpr1 = (tf.math.divide_no_nan(a, a + b) for a, b in ((fp0, tn0), (fp1, tn1)))
+        return tf.reduce_sum((fpr0 - fpr1) * (recall0 + recall1) / 2.0)
+
+
+def auc(name: str, curve: str = 'ROC') -> AUC:
     """tf.keras.metrics.AUC's defaults: 200 thresholds, interpolated summation."""
-    return keras.metrics.AUC(curve=curve, name=_safe_name(name))
+    return AUC(name, curve=curve)
 
 
-def update_auc(metric: keras.metrics.AUC, labels: tf.Tensor, predictions: tf.Tensor,
-               weights: Any) -> None:
-    predictions = tf.cast(predictions, tf.float32)
-    weights = None if weights is None else broadcast_weights(weights, predictions)
-    metric.update_state(tf.cast(labels, tf.float32), predictions, sample_weight=weights)
+def update_auc(metric: AUC, labels: tf.Tensor, predictions: tf.Tensor, weights: Any) -> None:
+    metric.update_state(labels, predictions, sample_weight=weights)

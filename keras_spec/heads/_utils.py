@@ -81,11 +81,8 @@ def as_float_logits(logits: Any, expected_dimension: int) -> tf.Tensor:
         raise ValueError(f'logits shape must be [D0, D1, ... DN, logits_dimension], got {shape}; '
                          f'this head expects logits_dimension={expected_dimension}.')
     if shape.rank is None or shape[-1] is None:
-        check = tf.debugging.assert_equal(
-            tf.shape(logits)[-1], expected_dimension,
-            message=f'logits shape must be [D0, D1, ... DN, {expected_dimension}]')
-        with tf.control_dependencies([check]):
-            logits = tf.identity(logits)
+        logits = _checked(logits, tf.equal(tf.shape(logits)[-1], expected_dimension),
+                          f'logits shape must be [D0, D1, ... DN, {expected_dimension}]')
     return logits
 
 
@@ -113,23 +110,37 @@ def dense_labels(labels: Any, logits: tf.Tensor, expected_dimension: int) -> tf.
                              'classifier expects one-hot encoding label, check your n_classes '
                              'argument to the estimator and/or the shape of your label. '
                              'Otherwise, check the shape of your label.')
+    if labels.shape.is_fully_defined() and logits.shape.is_fully_defined():
+        if labels.shape[:-1] != logits.shape[:-1]:
+            raise ValueError(f'labels shape must be [D0, D1, ... DN, {expected_dimension}] '
+                             f'matching the logits: expected_labels_shape: '
+                             f'{logits.shape[:-1] + [expected_dimension]}. labels_shape: '
+                             f'{labels.shape}.')
+        return labels
     expected = tf.concat([tf.shape(logits)[:-1], [expected_dimension]], axis=0)
-    check = tf.debugging.assert_equal(
-        expected, tf.shape(labels),
-        message=f'labels shape must be [D0, D1, ... DN, {expected_dimension}] matching the '
-                'logits [D0, D1, ... DN, logits_dimension]')
+    same = tf.reduce_all(tf.equal(expected, tf.shape(labels)))
+    return _checked(labels, same, f'labels shape must be [D0, D1, ... DN, {expected_dimension}] '
+                    'matching the logits [D0, D1, ... DN, logits_dimension]; expected, got:',
+                    expected, tf.shape(labels))
+
+
+def _checked(value: tf.Tensor, condition: tf.Tensor, message: str, *data: Any) -> tf.Tensor:
+    """`value`, after a runtime check raising InvalidArgumentError(message) when it fails.
+
+    tf.debugging.Assert with a plain message: the assert_* helpers build a formatted summary
+    of their inputs, dozens of ops per check, which makes every trace of a model_fn slow.
+    """
+    check = tf.debugging.Assert(condition, [message, *data])
     with tf.control_dependencies([check]):
-        return tf.identity(labels)
+        return tf.identity(value)
 
 
 def check_label_range(labels: tf.Tensor, n_classes: int, message: str | None = None) -> tf.Tensor:
     """labels in [0, n_classes): a runtime check, as tf.estimator's graph-mode heads did."""
-    upper = tf.debugging.assert_less_equal(
-        labels, tf.cast(n_classes - 1, labels.dtype),
-        message=message or f'Labels must be <= n_classes - 1 (n_classes={n_classes})')
-    lower = tf.debugging.assert_non_negative(labels, message=message or 'Labels must be >= 0')
-    with tf.control_dependencies([upper, lower]):
-        return tf.identity(labels)
+    upper = tf.cast(n_classes - 1, labels.dtype)
+    ok = tf.reduce_all(tf.logical_and(labels >= tf.cast(0, labels.dtype), labels <= upper))
+    return _checked(labels, ok, message or
+                    f'Labels must be <= n_classes - 1 and >= 0 (n_classes={n_classes})')
 
 
 def vocabulary_ids(labels: tf.Tensor, label_vocabulary: Sequence[str]) -> tf.Tensor:
@@ -172,12 +183,11 @@ def weights_from_features(features: Any, weight_column: Any, logits: tf.Tensor,
     weights = tf.cast(weights, tf.float32)
     if (weights.shape.rank is not None and logits.shape.rank is not None
             and weights.shape.rank == logits.shape.rank - 1):
-        check = tf.debugging.assert_equal(
-            tf.shape(logits)[:-1], tf.shape(weights),
-            message=f"weight_column '{key}': weights shape must be [D0, D1, ... DN] or "
-                    '[D0, D1, ... DN, 1] matching the logits')
-        with tf.control_dependencies([check]):
-            return tf.expand_dims(weights, -1)
+        weights = _checked(weights, tf.reduce_all(tf.equal(tf.shape(logits)[:-1],
+                                                           tf.shape(weights))),
+                           f"weight_column '{key}': weights shape must be [D0, D1, ... DN] or "
+                           '[D0, D1, ... DN, 1] matching the logits')
+        return tf.expand_dims(weights, -1)
     allowed = '[D0, D1, ... DN] or [D0, D1, ... DN, 1]'
     one = tf.concat([tf.shape(logits)[:-1], [1]], axis=0)
     ok = tf.reduce_all(tf.equal(one, tf.shape(weights))) if weights.shape.rank == logits.shape.rank \
@@ -190,11 +200,8 @@ def weights_from_features(features: Any, weight_column: Any, logits: tf.Tensor,
             weights.shape.rank != logits.shape.rank:
         raise ValueError(f"weight_column '{key}': weights shape must be {allowed}; logits "
                          f'shape: {logits.shape}, weights shape: {weights.shape}.')
-    check = tf.debugging.Assert(ok, [f"weight_column '{key}': weights shape must be {allowed}",
-                                     'logits_shape:', tf.shape(logits),
-                                     'weights_shape:', tf.shape(weights)])
-    with tf.control_dependencies([check]):
-        return tf.identity(weights)
+    return _checked(weights, ok, f"weight_column '{key}': weights shape must be {allowed}",
+                    'logits_shape:', tf.shape(logits), 'weights_shape:', tf.shape(weights))
 
 
 def call_loss_fn(loss_fn: Callable, labels: tf.Tensor, logits: tf.Tensor, features: Any,
@@ -208,13 +215,12 @@ def call_loss_fn(loss_fn: Callable, labels: tf.Tensor, logits: tf.Tensor, featur
             raise ValueError(f'loss_fn must return Tensor of shape [D0, D1, ... DN, '
                              f'{expected_loss_dim}]. logits_shape: {logits.shape}, '
                              f'loss_shape: {loss.shape}.')
+    if loss.shape.is_fully_defined() and logits.shape.is_fully_defined():
+        return loss
     expected = tf.concat([tf.shape(logits)[:-1], [expected_loss_dim]], axis=0)
-    check = tf.debugging.Assert(
-        tf.reduce_all(tf.equal(tf.shape(loss), expected)),
-        [f'loss_fn must return Tensor of shape [D0, D1, ... DN, {expected_loss_dim}]. ',
-         'logits_shape: ', tf.shape(logits), 'loss_shape: ', tf.shape(loss)])
-    with tf.control_dependencies([check]):
-        return tf.identity(loss)
+    return _checked(loss, tf.reduce_all(tf.equal(tf.shape(loss), expected)),
+                    f'loss_fn must return Tensor of shape [D0, D1, ... DN, {expected_loss_dim}]. '
+                    'logits_shape, loss_shape:', tf.shape(logits), tf.shape(loss))
 
 
 def weighted_loss(unweighted: tf.Tensor, weights: Any, reduction: str) -> tf.Tensor:
@@ -292,17 +298,37 @@ def _increments_global_step(update_ops: Sequence[Any]) -> bool:
     return False
 
 
-def increment_global_step() -> tf.Operation:
-    """The op to put in `update_ops` so that training with `optimizer=` advances the global step.
+class _IncrementGlobalStep:
+    """Placeholder in update_ops: the head adds the global step's assign_add after its train op."""
+
+    def __repr__(self) -> str:
+        return 'keras_spec.heads.increment_global_step()'
+
+
+def increment_global_step() -> Any:
+    """Put it in `update_ops` so that training with `optimizer=` advances the global step.
 
     tf.estimator 2.15's heads never advanced it with `optimizer=` (its recipe tied a legacy
-    Keras optimizer's `iterations` to the global step; Keras 3 optimizers cannot share it).
+    Keras optimizer's `iterations` to the global step; a Keras 3 optimizer's cannot be set).
+    The head replaces this with `assign_add(global_step, 1)` run after the optimizer's update,
+    so it never runs in a step that found no input (a bare `tf.compat.v1.assign_add` in
+    update_ops does not depend on the data and may).
     """
-    step = tf.compat.v1.train.get_global_step()
-    if step is None:
-        raise ValueError('increment_global_step(): there is no global step; call it inside a '
-                         'model_fn run by keras-spec or tf.estimator.')
-    return tf.compat.v1.assign_add(step, 1, name='increment_global_step').op
+    return _IncrementGlobalStep()
+
+
+def _resolve_update_ops(update_ops: Sequence[Any], after: Any) -> list:
+    resolved = []
+    for update in update_ops:
+        if isinstance(update, _IncrementGlobalStep):
+            step = tf.compat.v1.train.get_global_step()
+            if step is None:
+                raise ValueError('update_ops has increment_global_step() but there is no global '
+                                 'step (tf.compat.v1.train.get_or_create_global_step()).')
+            with tf.control_dependencies([after]):
+                update = tf.compat.v1.assign_add(step, 1, name='increment_global_step').op
+        resolved.append(update)
+    return resolved
 
 
 def train_op(*, head_name: str | None, loss: tf.Tensor, optimizer: Any, trainable_variables: Any,
@@ -321,7 +347,9 @@ def train_op(*, head_name: str | None, loss: tf.Tensor, optimizer: Any, trainabl
             if train_op_fn is not None:
                 raise ValueError('train_op_fn and optimizer cannot both be set.')
             op = _optimizer_train_op(optimizer, loss, trainable_variables, loss_reduction)
-            if not (update_ops and _increments_global_step(update_ops)):
+            if not (update_ops and (
+                    any(isinstance(u, _IncrementGlobalStep) for u in update_ops)
+                    or _increments_global_step(update_ops))):
                 warnings.warn(
                     f"Head{' ' + repr(head_name) if head_name else ''}: create_estimator_spec("
                     'optimizer=...) does not advance the global step, as in tf.estimator 2.15: '
@@ -334,7 +362,7 @@ def train_op(*, head_name: str | None, loss: tf.Tensor, optimizer: Any, trainabl
         else:
             raise ValueError('train_op_fn and optimizer cannot both be None.')
         if update_ops:
-            op = tf.group(op, *update_ops)
+            op = tf.group(op, *_resolve_update_ops(update_ops, after=op))
         return op
 
 

@@ -150,9 +150,13 @@ def make_model_fn(case, H):
         if options.get('keras_optimizer'):
             kwargs['optimizer'] = keras_sgd()
             kwargs['trainable_variables'] = [kernel, bias]
-            if options.get('advance_global_step'):
-                kwargs['update_ops'] = [tf.compat.v1.assign_add(
-                    tf.compat.v1.train.get_global_step(), 1)]
+            if options.get('advance_global_step') and mode == 'train':
+                # TRAIN only: a traced step runs every stateful op it creates (keras-spec), not
+                # only those fetched (TF1). After the input is read: a data-independent
+                # increment also ran in the session.run that hit the end of the input.
+                with tf.control_dependencies([logits]):
+                    kwargs['update_ops'] = [tf.compat.v1.assign_add(
+                        tf.compat.v1.train.get_global_step(), 1)]
         else:
             make = _adam if options.get('optimizer') == 'adam' else _sgd
             kwargs['train_op_fn'] = lambda loss: make().minimize(
