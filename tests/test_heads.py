@@ -5,7 +5,6 @@ every head configuration of tests/goldens/heads/cases.py through tf.estimator.Es
 the same model_fns run with keras_spec's heads through SpecModel and the Estimator facade.
 """
 
-import os
 
 import keras
 import numpy as np
@@ -132,7 +131,8 @@ def test_increment_global_step_advances_once_per_step(tmp_path, recwarn):
 def test_head_on_two_replicas_matches_tf_estimator():
     """multi_class_vocab_weights (weights, vocabulary, SGD train_op_fn) on 2 replicas: each
     replica gets half of every batch; compat.v1 SGD averages their gradients."""
-    from test_distribution import two_replicas  # pylint: disable=g-import-not-at-top  (one per process)
+    # One MirroredStrategy per process (TF's collective keys): reuse test_distribution's.
+    from test_distribution import two_replicas  # pylint: disable=g-import-not-at-top
 
     name, golden = "multi_class_vocab_weights", GOLDEN["multi_class_vocab_weights"]
     with two_replicas().scope():

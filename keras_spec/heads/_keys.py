@@ -1,4 +1,5 @@
-"""tf.estimator's metric, prediction and signature keys (canned/metric_keys.py, prediction_keys.py)."""
+"""tf.estimator's metric, prediction and signature keys (canned/metric_keys.py and
+prediction_keys.py)."""
 
 DEFAULT_SERVING_KEY = 'serving_default'
 CLASSIFY_SERVING_KEY = 'classification'

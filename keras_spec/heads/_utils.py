@@ -9,14 +9,18 @@ from typing import Any, Callable, Sequence
 import tensorflow as tf
 
 REDUCTIONS = ('sum_over_batch_size', 'sum', 'auto')
-_LABEL_NONE = ('You must provide a labels Tensor. Given: None. Suggested troubleshooting steps: '
-               'Check that your data contains your label feature. Check that your input_fn '
-               'properly parses and returns labels.')
+_V1_REDUCTIONS = {'weighted_sum': 'sum', 'weighted_sum_over_batch_size': 'sum_over_batch_size'}
+LABEL_NONE_MESSAGE = ('You must provide a labels Tensor. Given: None. Suggested troubleshooting '
+                      'steps: Check that your data contains your label feature. Check that your '
+                      'input_fn properly parses and returns labels.')
 
 
 def validate_loss_reduction(loss_reduction: Any) -> str:
     """tf.losses.Reduction values except NONE ('sum_over_batch_size', 'sum', 'auto')."""
     value = getattr(loss_reduction, 'value', loss_reduction)
+    # tf.compat.v1.losses.Reduction's names for the same two reductions (tf.estimator 2.15
+    # refused them; they mean the same thing here).
+    value = _V1_REDUCTIONS.get(value, value) if isinstance(value, str) else value
     if not isinstance(value, str) or value.lower() not in REDUCTIONS:
         raise ValueError(f'Invalid loss_reduction: {loss_reduction!r}. Expected one of '
                          f'{list(REDUCTIONS)} (tf.losses.Reduction.SUM_OVER_BATCH_SIZE, SUM or '
@@ -90,7 +94,7 @@ def dense_labels(labels: Any, logits: tf.Tensor, expected_dimension: int) -> tf.
     """labels of shape [D0, ..., DN, expected_dimension] matching the logits ([D0..DN] gets a
     trailing 1)."""
     if labels is None:
-        raise ValueError(_LABEL_NONE)
+        raise ValueError(LABEL_NONE_MESSAGE)
     if isinstance(labels, tf.SparseTensor):
         raise ValueError('SparseTensor labels are not supported. Labels must be a Tensor of shape '
                          f'[D0, D1, ..., DN, {expected_dimension}], e.g. [batch_size, '
@@ -190,8 +194,8 @@ def weights_from_features(features: Any, weight_column: Any, logits: tf.Tensor,
         return tf.expand_dims(weights, -1)
     allowed = '[D0, D1, ... DN] or [D0, D1, ... DN, 1]'
     one = tf.concat([tf.shape(logits)[:-1], [1]], axis=0)
-    ok = tf.reduce_all(tf.equal(one, tf.shape(weights))) if weights.shape.rank == logits.shape.rank \
-        else tf.constant(False)
+    same_rank = weights.shape.rank == logits.shape.rank
+    ok = tf.reduce_all(tf.equal(one, tf.shape(weights))) if same_rank else tf.constant(False)
     if allow_per_logit_weights:
         allowed += ' or [D0, D1, ... DN, logits_dimension]'
         if weights.shape.rank == logits.shape.rank:

@@ -78,7 +78,7 @@ class MultiLabelHead(_CommonHead):
     def _labels(self, logits: tf.Tensor, labels: Any) -> tf.Tensor:
         """An int64 indicator [.., n_classes]."""
         if labels is None:
-            raise ValueError(_utils._LABEL_NONE)  # pylint: disable=protected-access
+            raise ValueError(_utils.LABEL_NONE_MESSAGE)
         if isinstance(labels, tf.SparseTensor):
             if labels.dtype == tf.string:
                 if not self._label_vocabulary:

@@ -123,7 +123,8 @@ def record(case):
         ckpt = tf.train.latest_checkpoint(model_dir)
         variables = {name: _to_json(tf.train.load_variable(ckpt, name))
                      for name, _ in tf.train.list_variables(ckpt)}
-        evaluation = {k: _to_json(v) for k, v in est.evaluate(lambda: _dataset(case, 'eval')).items()}
+        evaluation = {k: _to_json(v)
+                      for k, v in est.evaluate(lambda: _dataset(case, 'eval')).items()}
         predictions = list(est.predict(lambda: _dataset(case, 'eval')))
         predict_keys = [list(k) if isinstance(k, tuple) else k for k in predictions[0]]
         predict = {_key(k): _to_json(np.stack([p[k] for p in predictions]))
