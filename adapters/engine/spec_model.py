@@ -402,8 +402,9 @@ class SpecModel(keras.Model):
         return self._world.global_variables()
 
     def get_variable_names(self) -> list[str]:
-        """TF1 names of every variable the model_fn created (as tf.train.list_variables shows)."""
-        return self._world.variable_names()
+        """TF1 names of the variables a checkpoint holds (as tf.estimator listed them): the
+        model_fn's global variables, not metric state (LOCAL_VARIABLES, Keras Metric objects)."""
+        return sorted(self._world.global_variables())
 
     def get_variable_value(self, name: str):
         """The current value (numpy) of the variable with TF1 name `name`."""
