@@ -51,8 +51,11 @@ def labels_in_features_model_fn(features, labels, mode, params):
         "mean_label": tf.compat.v1.metrics.mean(y)})
 
 
-def features_only(n=128, batch=16, drop=False):
-    return tf.data.Dataset.from_tensor_slices({"x": X[:n], "label": Y[:n]}).batch(batch, drop)
+def features_only(n=128, batch=16, drop=False, unknown_size=False):
+    data = tf.data.Dataset.from_tensor_slices({"x": X[:n], "label": Y[:n]})
+    if unknown_size:  # as TFRecord input_fns: Keras runs until get_next fails
+        data = data.filter(lambda example: True)
+    return data.batch(batch, drop)
 
 
 def expected_eval(n, batch, replicas=1):
@@ -72,24 +75,28 @@ def assert_eval(got, want):
         assert got[key] == pytest.approx(value, rel=1e-5), key
 
 
-def test_features_only_evaluate_twice_on_one_device():
+@pytest.mark.parametrize("drop", [False, True])
+def test_features_only_evaluate_twice_on_one_device(drop):
     model = SpecModel(labels_in_features_model_fn, params={})
     want = expected_eval(128, 16)
     assert_eval(model.evaluate(features_only(), return_dict=True, verbose=0), want)
-    assert_eval(model.evaluate(features_only(), return_dict=True, verbose=0), want)
+    # unknown cardinality: the execution that finds the data exhausted counts nothing
+    assert_eval(model.evaluate(features_only(drop=drop, unknown_size=True), return_dict=True,
+                               verbose=0), want)
 
 
-@pytest.mark.parametrize("n,batch,drop,spe", [(128, 16, False, 1), (128, 16, True, 4),
-                                              (100, 16, False, 10), (100, 16, True, 4)])
-def test_features_only_evaluate_on_two_replicas_reports_true_means(n, batch, drop, spe):
+@pytest.mark.parametrize("n,batch,drop,spe,unknown", [
+    (128, 16, False, 1, True), (128, 16, True, 4, False), (100, 16, False, 10, True),
+    (100, 16, True, 4, True)])
+def test_features_only_evaluate_on_two_replicas_reports_true_means(n, batch, drop, spe, unknown):
     with two_replicas().scope():
         model = SpecModel(labels_in_features_model_fn, params={})
     model.compile(steps_per_execution=spe)
     kept = n - n % batch if drop else n
     want = expected_eval(kept, batch, replicas=2)
     for _ in range(2):
-        assert_eval(model.evaluate(features_only(n, batch, drop), return_dict=True, verbose=0),
-                    want)
+        assert_eval(model.evaluate(features_only(n, batch, drop, unknown), return_dict=True,
+                                   verbose=0), want)
 
 
 def test_features_only_input_through_the_facade(tmp_path):
