@@ -61,9 +61,9 @@ def test_variables_created_once_and_shared_across_modes():
     model.evaluate(data(repeat=False), verbose=0)
     model.predict(data(repeat=False), verbose=0)
     model.fit(data(), epochs=1, steps_per_epoch=2, verbose=0)
-    eval_names = set(model.get_variable_names()) - set(names)
-    # evaluation adds only the metric's local variables, once
-    assert eval_names == {"mean_absolute_error/count", "mean_absolute_error/total"}
+    # evaluation adds only the metric's local variables, once; like tf.estimator's
+    # get_variable_names() (the checkpoint's variables) they are not listed
+    assert model.get_variable_names() == names
     assert len(model.weights) == count + 2
     # what training learned is what prediction sees
     w, b = model.get_variable_value("lin/w"), model.get_variable_value("lin/b")

@@ -230,9 +230,13 @@ def test_evaluation_results_are_summaries_under_eval_dirs(trained_linreg):
 def test_training_summaries_and_logs_land_in_model_dir(trained_linreg, tmp_path, caplog):
     t = trained_linreg
     events = read_events(t["model_dir"])
-    assert sorted(events["loss"]) == [5, 10, 15, 20, 25, 30]  # save_summary_steps=5
+    # save_summary_steps=5: tf.estimator's SummarySaverHook wrote at the first step of each
+    # train() (10 steps, then 20 more), then every 5 steps (engine_summaries.json shows it)
+    assert sorted(events["loss"]) == [1, 6, 11, 16, 21, 26]
     assert all(np.isfinite(v) for v in events["loss"].values())
-    assert sorted(events["global_step/sec"]) == [10, 20, 30]  # every log_step_count_steps
+    # StepCounterHook: each train()'s first step starts its timer, then every 10 steps (tf.estimator:
+    # 21); hook-free training runs executions of gcd(cadences) = 5 steps, ending on 25
+    assert sorted(events["global_step/sec"]) == [25]
     assert all(v > 0 for v in events["global_step/sec"].values())
 
     case, train_fn, _, _ = case_and_fns("mlp_classifier")
@@ -244,16 +248,16 @@ def test_training_summaries_and_logs_land_in_model_dir(trained_linreg, tmp_path,
     messages = [r.getMessage() for r in caplog.records]
     logged = [int(m.split("step = ")[1].split(" ")[0]) for m in messages if m.startswith("loss = ")]
     assert logged == [1, 6, 11]
-    assert len([m for m in messages if m.startswith("global_step/sec: ")]) == 2  # at 5, 10
+    assert len([m for m in messages if m.startswith("global_step/sec: ")]) == 2  # at 6, 11
     assert [m for m in messages if m.startswith("Saving checkpoints")] == [
         f"Saving checkpoints for {s} into {tmp_path}/model.ckpt-{s}." for s in (0, 10, 12)]
     assert any(m.startswith("Loss for final step: ") for m in messages)
     events = read_events(str(tmp_path))
-    assert sorted(events["loss"]) == [4, 8, 12]
-    assert sorted(events["learning_rate"]) == [4, 8, 12]  # the model_fn's own summary
+    assert sorted(events["loss"]) == [1, 5, 9]
+    assert sorted(events["learning_rate"]) == [1, 5, 9]  # the model_fn's own summary
     # written at the global step a training step ended on, with the rate that step used
-    # (exponential decay of the step's starting global step: 0.01 * 0.9 ** (7 / 20) for step 8)
-    assert events["learning_rate"][8] == pytest.approx(0.01 * 0.9 ** (7 / 20), rel=1e-6)
+    # (exponential decay of the step's starting global step: 0.01 * 0.9 ** (4 / 20) for step 5)
+    assert events["learning_rate"][5] == pytest.approx(0.01 * 0.9 ** (4 / 20), rel=1e-6)
 
 
 # -- predict -----------------------------------------------------------------------------------

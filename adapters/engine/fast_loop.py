@@ -92,7 +92,7 @@ def single_step_train_function(model: SpecModel) -> Callable:
         features, labels = split_features_labels(iterator.get_next())
         loss, summaries = core(features, labels)[:2]
         model._write_summaries(ModeKeys.TRAIN, summaries)  # pylint: disable=protected-access
-        model._loss_tracker.update_state(loss)  # pylint: disable=protected-access
+        model._update_loss_tracker(loss)  # pylint: disable=protected-access
         return {"loss": model._loss_tracker.result()}  # pylint: disable=protected-access
 
     concrete: dict = {}
@@ -115,7 +115,7 @@ def fused_train_function(model: SpecModel) -> Callable:
     def one_step(features, labels):
         # The step inlined (no nested function); _train_core returns (loss, summaries[, ...]).
         loss, summaries = model._train_core(features, labels)[:2]  # pylint: disable=protected-access
-        model._loss_tracker.update_state(loss)  # pylint: disable=protected-access
+        model._update_loss_tracker(loss)  # pylint: disable=protected-access
         with tf.control_dependencies([loss]):
             step = world.global_step.value.read_value()
         return summaries, step

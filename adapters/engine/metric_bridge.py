@@ -149,6 +149,8 @@ class MetricBridge:
             return
 
         def spec_of(t):
+            if t is None:  # labels=None: a features-only input (tf.estimator passed None too)
+                return None
             if isinstance(t, tf.SparseTensor):
                 return tf.SparseTensorSpec(t.shape, t.dtype)
             # The step's own shapes (static batch included): model_fns read params['batch_size'].
@@ -159,13 +161,16 @@ class MetricBridge:
     # -- eager, after the loop ---------------------------------------------------------------
     def _build_values_fn(self):
         structure = self._input_signature
-        flat_specs = tf.nest.flatten(structure, expand_composites=False)
+        flat_structure = tf.nest.flatten(structure, expand_composites=False)
+        flat_specs = [s for s in flat_structure if s is not None]
         value_keys = [k for k in self.metrics
                       if k not in self._metric_objects and k not in self._holders]
         captured = {}
 
         def values_graph(*flat_inputs):
-            features, labels = tf.nest.pack_sequence_as(structure, list(flat_inputs))
+            inputs = iter(flat_inputs)
+            flat = [None if s is None else next(inputs) for s in flat_structure]
+            features, labels = tf.nest.pack_sequence_as(structure, flat)
             ops = self._trace_eval_metric_ops(features, labels)
             captured["values"] = {k: tf.convert_to_tensor(ops[k][0]) for k in value_keys if k in ops}
             return []

@@ -216,6 +216,7 @@ class Estimator:
         self._strategy = train_strategy or eval_strategy
         self._model: SpecModel | None = None
         self._last_loss: tf.Variable | None = None
+        self._summary_first: tf.Variable | None = None
         self._train_writer: Any = None
 
     # -- properties ---------------------------------------------------------------------------
@@ -270,6 +271,10 @@ class Estimator:
 
     def _params_required_by_input_fn(self) -> bool:
         return False
+
+    def _step_rate_settings(self) -> dict:
+        """How TrainLoop writes global_step/sec (TPUEstimator adds examples/sec)."""
+        return {}
 
     # -- checkpoints and variables --------------------------------------------------------------
     def latest_checkpoint(self) -> str | None:
@@ -338,6 +343,8 @@ class Estimator:
         if self._model is None:
             self._last_loss = tf.Variable(float("nan"), trainable=False, dtype=tf.float32,
                                           name="keras_spec_last_loss")
+            self._summary_first = tf.Variable(1, trainable=False, dtype=tf.int64,
+                                              name="keras_spec_first_summary_step")
             scope = self._strategy.scope() if self._strategy is not None else _no_scope()
             with scope:  # the strategy the model's steps run under
                 self._model = SpecModel(self._engine_model_fn(), params=self._params,
@@ -434,13 +441,17 @@ class Estimator:
                 if config.is_chief else (lambda: None),
                 global_step=lambda: int(model.global_step.numpy()),
                 last_loss=lambda: float(self._last_loss.numpy()),
-                latest_saved_step=start if latest else None)
+                latest_saved_step=start if latest else None, total_steps=to_run,
+                **self._step_rate_settings())
             if loop.begin():
                 loop.on_train_end()
                 return self
-            # model_fn summaries (and the loss) are written every save_summary_steps steps
+            # model_fn summaries (and the loss) are written at the first step of this train()
+            # and then every save_summary_steps steps (SummarySaverHook: start+1, start+1+N..).
             every, gs = config.save_summary_steps, model.global_step
-            record = (lambda: tf.equal(tf.math.floormod(gs.value, every), 0)) if (
+            self._summary_first.assign(start + 1)
+            first = self._summary_first
+            record = (lambda: tf.equal(tf.math.floormod(gs.value - first, every), 0)) if (
                 every and config.is_chief) else False
             with self._train_writer.as_default(), tf.summary.record_if(record), plan.context:
                 model.fit(dataset, epochs=1, verbose=0, callbacks=[loop],

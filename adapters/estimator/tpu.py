@@ -11,6 +11,7 @@ which the engine does not drive yet: it is refused with the alternatives named.
 from __future__ import annotations
 
 import collections
+import math
 import re
 from typing import Any, Callable
 
@@ -223,3 +224,14 @@ class TPUEstimator(Estimator):
 
     def _steps_per_execution(self) -> int:
         return self._iterations_per_loop
+
+    def _step_rate_settings(self) -> dict:
+        """TPUEstimator's ExamplesPerSecondHook replaced Estimator's StepCounterHook: every
+        ceil(log_step_count_steps / iterations_per_loop) steps (its loops' count, taken as steps:
+        with use_tpu=False one loop was one step), global_step/sec and examples/sec (global
+        batch size x steps/sec)."""
+        log_steps = self._config.log_step_count_steps
+        if not log_steps:
+            return {"rate_every": None}
+        return {"rate_every": int(math.ceil(log_steps / self._iterations_per_loop)),
+                "examples_per_step": self._batch_sizes.get(ModeKeys.TRAIN)}

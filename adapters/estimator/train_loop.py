@@ -37,7 +37,9 @@ class TrainLoop(keras.callbacks.Callback):
 
     def __init__(self, *, start_step: int, save: Callable[[], str], global_step: Callable[[], int],
                  last_loss: Callable[[], float], config: Any, listeners: list, writer: Any,
-                 latest_saved_step: int | None, saves_checkpoints: bool = True):
+                 latest_saved_step: int | None, saves_checkpoints: bool = True,
+                 rate_every: int | None = -1, examples_per_step: int | None = None,
+                 total_steps: int | None = None):
         super().__init__()
         self._start = start_step
         self._save_fn = save
@@ -46,6 +48,15 @@ class TrainLoop(keras.callbacks.Callback):
         self._save_steps = config.save_checkpoints_steps or None
         self._save_secs = config.save_checkpoints_secs or None
         self._log_steps = config.log_step_count_steps or None
+        # StepCounterHook's cadence (TPUEstimator: ceil(log_step_count_steps /
+        # iterations_per_loop), plus examples/sec for its global batch size).
+        self._rate_steps = self._log_steps if rate_every == -1 else (rate_every or None)
+        self._examples_per_step = examples_per_step
+        self._rate_started = False
+        self._next_rate_step = 0
+        # Keras reports a last, partial execution as a full one: the steps actually run are
+        # capped by what train() asked for.
+        self._total_steps = total_steps
         self._listeners = list(listeners)
         self._writer = writer
         self._latest_saved = latest_saved_step
@@ -95,6 +106,8 @@ class TrainLoop(keras.callbacks.Callback):
     # -- per execution ------------------------------------------------------------------------
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         self._steps_run = batch + 1
+        if self._total_steps is not None:
+            self._steps_run = min(self._steps_run, self._total_steps)
         step = self._start + self._steps_run
         loss = (logs or {}).get("loss")
         # Keras's loss is the mean since this train() began: NaN once any step's loss was NaN.
@@ -103,8 +116,14 @@ class TrainLoop(keras.callbacks.Callback):
         if self._log_steps:
             if self._steps_run == 1 or step >= self._last_log_step + self._log_steps:
                 self._log_loss(step)
-            if step >= self._last_rate_step + self._log_steps:
+        if self._rate_steps:
+            if not self._rate_started:  # the first step only starts the timer (no rate yet)
+                self._rate_started = True
+                self._last_rate_step, self._last_rate_time = step, time.time()
+                self._next_rate_step = self._start + 1 + self._rate_steps
+            elif step >= self._next_rate_step:
                 self._log_rate(step)
+                self._next_rate_step = step + self._rate_steps
         if self._saving and (
                 (self._save_steps and step >= self._last_save_step + self._save_steps) or
                 (self._save_secs and time.time() >= self._last_save_time + self._save_secs)):
@@ -119,12 +138,20 @@ class TrainLoop(keras.callbacks.Callback):
         self._last_log_step, self._last_log_time = step, now
 
     def _log_rate(self, step: int) -> None:
-        """StepCounterHook: global_step/sec over the last N steps, logged and summarized."""
+        """StepCounterHook: global_step/sec over the last N steps, logged and summarized.
+
+        As tf.estimator: the first step starts the timer, the rate is written at start+1+N,
+        start+1+2N, ... (TPUEstimator's ExamplesPerSecondHook adds examples/sec).
+        """
         now = time.time()
         rate = (step - self._last_rate_step) / max(now - self._last_rate_time, 1e-9)
         _log.info("global_step/sec: %g", rate)
+        values = {"global_step/sec": rate}
+        if self._examples_per_step:
+            values["examples/sec"] = rate * self._examples_per_step
+            _log.info("examples/sec: %g", values["examples/sec"])
         if self._writer is not None:
-            event_files.write(self._writer, {"global_step/sec": rate}, step)
+            event_files.write(self._writer, values, step)
         self._last_rate_step, self._last_rate_time = step, now
 
     # -- what CheckpointSaverHook.end did -----------------------------------------------------

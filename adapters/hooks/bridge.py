@@ -25,6 +25,7 @@ import keras
 import tensorflow as tf
 
 from adapters.tf1 import scaffold as scaffold_lib
+from adapters.tf1 import world as tf1_world
 from adapters.hooks.native import Cadence, native_hook
 from adapters.hooks.native import hook_settings as _hook_settings
 from adapters.hooks.native import timer_every as _timer_every
@@ -202,9 +203,10 @@ class HookRunner:
             self._read_of[key] = variable
         slot = self._slots.get(key)
         if slot is None:
-            with tf.init_scope():
+            with tf.init_scope(), tf1_world.keras_spec_variables():
                 initial = tf.constant(b"") if tensor.dtype == tf.string else tf.zeros([], tensor.dtype)
-                slot = tf.Variable(initial, shape=tf.TensorShape(None), trainable=False)
+                slot = tf.Variable(initial, shape=tf.TensorShape(None), trainable=False,
+                                   name="keras_spec_hook_mailbox")
             self._slots[key] = slot
         return [slot.assign(tensor)]
 

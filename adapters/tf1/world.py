@@ -105,10 +105,28 @@ def _current_call() -> "ModelFnCall | None":
     return stack[-1] if stack else None
 
 
+def _clean_tag(name: str | None) -> str | None:
+    return None if name is None else re.sub(r"[^A-Za-z0-9_.\-/]", "_", name)
+
+
 def _summary_tag(name: str, family: str | None) -> str:
-    scope = tf.compat.v1.get_default_graph().get_name_scope()
-    parts = [p for p in (family, scope, name) if p]
-    return re.sub(r"[^A-Za-z0-9_.\-/]", "_", "/".join(parts))
+    """The tag a TF1 summary op got: its name scope, made unique in the graph.
+
+    TF1 opened `name_scope(family/name)` for every summary op and used the resulting (unique)
+    scope as the tag, so a second `scalar('acc')` is tagged `acc_1`, and one under
+    `name_scope('scope')` is `scope/acc`. The trace's graph uniquifies names the same way
+    (per model_fn call); a replica's own scope prefix (`replica_1/`) is dropped.
+    """
+    name, family = _clean_tag(name), _clean_tag(family)
+    base = name if family is None else f"{family}/{name}"
+    graph = tf.compat.v1.get_default_graph()
+    with graph.name_scope(base) as scope:
+        tag = scope.rstrip("/")
+    call = _current_call()
+    prefix = call.base_scope if call is not None else ""
+    if prefix and tag.startswith(prefix + "/"):
+        tag = tag[len(prefix) + 1:]
+    return tag if family is None else f"{family}/{tag}"
 
 
 def _summary_recorder(kind: str, original: Callable) -> Callable:
@@ -392,22 +410,45 @@ def _keras_synchronization(synchronization) -> str:
     return mapping.get(synchronization, "auto")
 
 
+def _keras_private_set_unknown_shape(variable: keras.Variable, tf_variable: tf.Variable) -> None:
+    """Back a keras.Variable by `tf_variable`, whose shape is not (fully) known.
+
+    keras.Variable always has a static shape, but `tf.Variable(..., shape=TensorShape(None))`
+    (a value whose shape changes between assignments) is valid TF1/TF2 code. TF1 code only sees
+    the underlying tf.Variable, so that one is replaced. Private attribute of Keras's TF
+    backend Variable; checked on Keras 3.15 (keras/src/backend/tensorflow/core.py).
+    """
+    variable._value = tf_variable  # pylint: disable=protected-access
+
+
 def make_named_variable(tf1_name: str, value: tf.Tensor, trainable: bool,
-                        aggregation: str = "none", synchronization: str = "auto") -> keras.Variable:
+                        aggregation: str = "none", synchronization: str = "auto",
+                        shape: Any = None) -> keras.Variable:
     """A keras.Variable whose underlying tf.Variable carries the exact TF1 name.
 
     Keras forbids '/' in variable names, so the last path part is the Keras name and the prefix
     comes from an absolute name scope: checkpoints and optimizer slots (`<name>/Adam`) then see
-    the TF1 name.
+    the TF1 name. `shape` (as `tf.Variable(shape=...)`) may be partly or wholly unknown.
     """
     prefix, _, last = tf1_name.rpartition("/")
     dtype = keras.backend.standardize_dtype(value.dtype.name)
+    shape = None if shape is None else tf.TensorShape(shape)
+    if shape is not None and not shape.is_compatible_with(value.shape):
+        raise VariableCreationError(
+            f"Variable '{tf1_name}': requested shape {shape} does not match its initial value's "
+            f"shape {value.shape}.")
     with tf.init_scope():
         scope = tf.name_scope(prefix + "/") if prefix else contextlib.nullcontext()
         with scope:
-            return keras.Variable(initializer=lambda shape, dtype: value, shape=value.shape,
-                                  dtype=dtype, trainable=trainable, name=last,
-                                  aggregation=aggregation, synchronization=synchronization)
+            variable = keras.Variable(initializer=lambda shape, dtype: value, shape=value.shape,
+                                      dtype=dtype, trainable=trainable, name=last,
+                                      aggregation=aggregation, synchronization=synchronization)
+            if shape is not None and not shape.is_fully_defined():
+                _keras_private_set_unknown_shape(variable, tf.Variable(
+                    value, shape=shape, trainable=trainable, name=last,
+                    aggregation=variable.value.aggregation,
+                    synchronization=variable.value.synchronization))
+            return variable
 
 
 def _stable_scope(name_scope: str) -> str:
@@ -419,6 +460,35 @@ def _stable_scope(name_scope: str) -> str:
     creates before it in a given mode (e.g. a TRAIN-only auxiliary head).
     """
     return "/".join(re.sub(r"(_\d+)+$", "", part) for part in name_scope.split("/"))
+
+
+def _assign_every_copy(variable: keras.Variable, value: np.ndarray) -> None:
+    """Assign `value` to a variable and, under a strategy, to every replica's copy.
+
+    Called from inside a replica's model_fn call: an assign there (even under init_scope)
+    reaches only that replica's copy of a mirrored variable, while tf.estimator's
+    init_from_checkpoint replaced the initializer every copy was initialized from.
+    """
+    with tf.init_scope():
+        tf_variable = variable.value
+        copies = getattr(tf_variable, "values", None)  # DistributedValues: one per device
+        for copy in (copies if copies else (tf_variable,)):
+            copy.assign(tf.cast(value, copy.dtype))
+
+
+_own_variables = threading.local()
+
+
+@contextlib.contextmanager
+def keras_spec_variables() -> Iterator[None]:
+    """Variables created here are keras-spec's own bookkeeping (hook mailboxes), not the
+    model_fn's: not in TF1 collections, checkpoints or get_variable_names()."""
+    previous = getattr(_own_variables, "active", False)
+    _own_variables.active = True
+    try:
+        yield
+    finally:
+        _own_variables.active = previous
 
 
 class TF1World:
@@ -525,7 +595,7 @@ class TF1World:
                 ref[:] = saved.get(key, [])
 
     def _creator(self, state: ModelFnCall, next_creator, **kwargs):
-        if getattr(self._creating, "active", False):
+        if getattr(self._creating, "active", False) or getattr(_own_variables, "active", False):
             return next_creator(**kwargs)
         is_v1 = "collections" in kwargs or "use_resource" in kwargs
         keras_rng_state = False
@@ -604,7 +674,8 @@ class TF1World:
             variable = make_named_variable(
                 tf1_name, value, trainable=bool(trainable),
                 aggregation=_keras_aggregation(kwargs.get("aggregation")),
-                synchronization=_keras_synchronization(synchronization))
+                synchronization=_keras_synchronization(synchronization),
+                shape=kwargs.get("shape"))
         finally:
             self._creating.active = False
         if not tf1:
@@ -638,8 +709,7 @@ class TF1World:
                             f"{variable.shape.as_list()} but '{tensor_name}' in {ckpt} has "
                             f"{shapes[tensor_name]}")
                     if id(variable) in created:
-                        with tf.init_scope():
-                            variable.assign(reader.get_tensor(tensor_name))
+                        _assign_every_copy(variable, reader.get_tensor(tensor_name))
 
     def _checkpoint_targets(self, state: ModelFnCall, name_in_ckpt: str, target: Any) -> list:
         """(variable, checkpoint tensor name) pairs of one assignment_map entry."""
