@@ -18,9 +18,15 @@ import numpy as np
 import tensorflow as tf
 
 from keras_spec import ModeKeys
-
 from keras_spec import run_config as run_config_lib
+from keras_spec.tpu_estimator_spec import TPUEstimatorSpec
+
 from adapters.estimator.estimator import Estimator
+from adapters.estimator.not_provided import placeholder_module
+
+# tf.estimator.tpu.experimental held only EmbeddingConfigSpec, which is not provided.
+experimental = placeholder_module("tpu.experimental", __name__ + ".experimental",
+                                  "tf.estimator.tpu.experimental (not provided).")
 
 _BATCH_SIZE_KEY = "batch_size"
 _CTX_KEY = "context"
@@ -223,3 +229,7 @@ class TPUEstimator(Estimator):
 
     def _steps_per_execution(self) -> int:
         return self._iterations_per_loop
+
+
+__all__ = ["InputPipelineConfig", "RunConfig", "TPUConfig", "TPUEstimator", "TPUEstimatorSpec",
+           "experimental"]
