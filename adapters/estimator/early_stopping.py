@@ -108,11 +108,11 @@ class _StopOnPredicateHook(_train.SessionRunHook):
         self._global_step_tensor = _train.get_global_step()
         self._stop_var = _stop_variable(self._distributed)
 
-    def before_run(self, run_context: Any) -> Any:
-        return _train.SessionRunArgs(self._global_step_tensor)
-
     def after_run(self, run_context: Any, run_values: Any) -> None:
-        global_step = int(run_values.results)
+        # tf.estimator fetched the global step with the train op and got its value from before
+        # the step (its checkpoint saver had already evaluated that step's checkpoint): the
+        # same step number, hence the same timer triggers and stop step, is the variable - 1.
+        global_step = int(self._global_step_tensor.numpy()) - 1
         if not self._timer.should_trigger_for_step(global_step):
             return
         self._timer.update_last_triggered_step(global_step)
