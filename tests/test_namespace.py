@@ -93,7 +93,8 @@ def test_names_are_the_ones_model_fns_already_use():
 
 def test_not_provided_advice_names_a_replacement():
     for dotted, advice in tf_estimator.NOT_PROVIDED.items():
-        assert len(advice) > 30 and advice[0].islower() or advice.startswith(("TPU", "TensorFlow")), dotted
+        assert len(advice) > 30, dotted
+        assert advice[0].islower() or advice.startswith(("TPU", "TensorFlow")), dotted
     assert "keras" in tf_estimator.NOT_PROVIDED["DNNClassifier"].lower()
     assert "LSTM" in tf_estimator.NOT_PROVIDED["experimental.RNNClassifier"]
 
@@ -186,7 +187,8 @@ def test_parse_example_specs_add_label_and_weight():
     columns = [tf.feature_column.numeric_column("x", shape=[2]),
                tf.feature_column.categorical_column_with_hash_bucket("c", 10)]
     spec = tf_estimator.classifier_parse_example_spec(columns, "label", weight_column="w")
-    assert spec == {"x": tf.io.FixedLenFeature((2,), tf.float32), "c": tf.io.VarLenFeature(tf.string),
+    assert spec == {"x": tf.io.FixedLenFeature((2,), tf.float32),
+                    "c": tf.io.VarLenFeature(tf.string),
                     "label": tf.io.FixedLenFeature((1,), tf.int64),
                     "w": tf.io.FixedLenFeature((1,), tf.float32)}
     spec = tf_estimator.regressor_parse_example_spec(columns, "y", label_dimension=3)
