@@ -18,10 +18,23 @@ import os
 import sys
 import tempfile
 
-import numpy as np
-import tensorflow as tf
-
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from adapters import startup  # noqa: E402  (imports no TensorFlow)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model-dir", default=None)
+    parser.add_argument("--max-steps", type=int, default=600)
+    return parser
+
+
+if __name__ == "__main__":
+    build_parser().parse_args()  # --help and usage errors answer before TensorFlow loads
+tf = startup.import_tensorflow()  # without the CUDA "error" line on CPU-only machines
+
+import numpy as np  # noqa: E402
+
 # -- the only lines that differ from the tf.estimator script ---------------------------------
 # was: EstimatorSpec, ModeKeys, export = (tf.estimator.EstimatorSpec, tf.estimator.ModeKeys,
 #                                         tf.estimator.export)
@@ -94,10 +107,7 @@ def serving_input_receiver_fn():
 
 
 def main(argv=None) -> dict:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--model-dir", default=None)
-    parser.add_argument("--max-steps", type=int, default=600)
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     model_dir = args.model_dir or tempfile.mkdtemp(prefix="estimator_example_")
 
     train_x, train_y = make_data(4000, seed=0)

@@ -17,10 +17,25 @@ import os
 import subprocess
 import sys
 
-import numpy as np
-import tensorflow as tf
-
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from adapters import startup  # noqa: E402  (imports no TensorFlow)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=400)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--model-dir", default=os.path.join(
+        os.path.dirname(os.path.abspath(__file__)), "output", "iris"))
+    return parser
+
+
+if __name__ == "__main__":
+    build_parser().parse_args()  # --help and usage errors answer before TensorFlow loads
+tf = startup.import_tensorflow()  # without the CUDA "error" line on CPU-only machines
+
+import numpy as np  # noqa: E402
+
 import keras_spec as ks  # was: import tensorflow as tf; tf.estimator.EstimatorSpec  # noqa: E402
 from adapters import SpecModel  # noqa: E402
 
@@ -86,12 +101,7 @@ def iris_model_fn(features, labels, mode, params):
 
 
 def main(argv=None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=400)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--model-dir", default=os.path.join(
-        os.path.dirname(os.path.abspath(__file__)), "output", "iris"))
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
 
     (train_x, train_y), (test_x, test_y) = load_iris()
     train_ds = (tf.data.Dataset.from_tensor_slices((train_x, train_y))

@@ -17,10 +17,26 @@ import os
 import sys
 import tempfile
 
-import numpy as np
-import tensorflow as tf
-
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from adapters import startup  # noqa: E402  (imports no TensorFlow)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--strategy", choices=["tpu", "mirrored", "default"], default="mirrored")
+    parser.add_argument("--tpu", default=None, help="TPU name or address (with --strategy tpu)")
+    parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--steps-per-execution", type=int, default=10)
+    parser.add_argument("--model-dir", default=None)
+    return parser
+
+
+if __name__ == "__main__":
+    build_parser().parse_args()  # --help and usage errors answer before TensorFlow loads
+tf = startup.import_tensorflow()  # without the CUDA "error" line on CPU-only machines
+
+import numpy as np  # noqa: E402
+
 import keras_spec as ks  # was: tf.compat.v1.estimator.tpu.TPUEstimatorSpec  # noqa: E402
 from adapters import SpecModel  # noqa: E402
 from adapters.strategies import NoTPUFoundError, make_strategy  # noqa: E402
@@ -76,13 +92,7 @@ def make_data(seed: int, examples: int) -> tf.data.Dataset:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--strategy", choices=["tpu", "mirrored", "default"], default="mirrored")
-    parser.add_argument("--tpu", default=None, help="TPU name or address (with --strategy tpu)")
-    parser.add_argument("--steps", type=int, default=200)
-    parser.add_argument("--steps-per-execution", type=int, default=10)
-    parser.add_argument("--model-dir", default=None)
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     if args.strategy == "mirrored" and not tf.config.list_physical_devices("GPU"):
         # No GPU: two logical CPU devices stand in for two accelerators (before TF starts).
         cpu = tf.config.list_physical_devices("CPU")[0]

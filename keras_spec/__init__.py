@@ -7,10 +7,13 @@ that runs them as Keras models lives in ``adapters``.
 """
 
 from keras_spec import export
+from keras_spec import heads
 from keras_spec import export_output
 from keras_spec import hooks
 from keras_spec import validation
 from keras_spec.estimator_spec import EstimatorSpec
+from keras_spec.heads import (BinaryClassHead, Head, LogisticRegressionHead, MultiClassHead,
+                              MultiHead, MultiLabelHead, PoissonRegressionHead, RegressionHead)
 from keras_spec.export_output import (ClassificationOutput, ExportOutput, PredictOutput,
                                       RegressionOutput)
 from keras_spec.hooks import Scaffold, SessionRunArgs, SessionRunHook
@@ -22,5 +25,6 @@ __all__ = [
     'ModeKeys', 'EstimatorSpec', 'TPUEstimatorSpec', 'ModelFnOps', 'ProblemType',
     'export_output', 'export', 'hooks', 'validation', 'Scaffold', 'SessionRunHook',
     'SessionRunArgs', 'ExportOutput', 'ClassificationOutput', 'RegressionOutput',
-    'PredictOutput',
+    'PredictOutput', 'heads', 'Head', 'BinaryClassHead', 'MultiClassHead', 'MultiLabelHead',
+    'RegressionHead', 'LogisticRegressionHead', 'PoissonRegressionHead', 'MultiHead',
 ]

@@ -99,13 +99,15 @@ class ExportOutput(abc.ABC):
             (tensor,) = tensors.values()
             if isinstance(tensor, tf.Tensor) and tensor.dtype == tf.string:
                 return tensor
-        shown = {k: _checks.describe(v) for k, v in tensors.items()}
+        shown = ', '.join(
+            f'{k}: {v.dtype.name}' if isinstance(v, (tf.Tensor, tf.SparseTensor)) else
+            f'{k}: {_checks.describe(v)}' for k, v in tensors.items())
         raise ValueError(
             f'{kind} signatures can only accept a single tensor input of type tf.string. '
             'Make the serving_input_receiver_fn create a single string placeholder (e.g. '
             'build_parsing_serving_input_receiver_fn); if the model function needs '
             'several inputs, parse that string into them with tf.io.parse_example(). '
-            f'Received: {shown}')
+            f'Received: {{{shown}}}')
 
 
 def _float_tensor(value: Any, what: str) -> Any:

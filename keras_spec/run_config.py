@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from typing import Any
 
 _DEFAULT_SAVE_CHECKPOINTS_SECS = 600
@@ -17,6 +18,25 @@ _FIELDS = ("model_dir", "tf_random_seed", "save_summary_steps", "save_checkpoint
            "keep_checkpoint_every_n_hours", "log_step_count_steps", "train_distribute",
            "device_fn", "protocol", "eval_distribute", "experimental_distribute",
            "experimental_max_worker_delay_secs", "session_creation_timeout_secs")
+
+
+# Fields tf.estimator passed to its TF1 session or server; TF 2.21 has neither. Accepted (so a
+# script runs unchanged) and reported once, with what to use instead.
+_UNUSED_FIELDS = {
+    "session_config": "TF 2 has no sessions: use tf.config.threading.set_intra_op_parallelism_threads"
+                      " / set_inter_op_parallelism_threads, tf.config.experimental.set_memory_growth"
+                      " and tf.config.set_soft_device_placement before the first step",
+    "device_fn": "TF 2 places variables through tf.distribute strategies: pass train_distribute "
+                 "(e.g. a ParameterServerStrategy) instead",
+    "protocol": "the cluster's protocol is the strategy's cluster resolver setting (grpc)",
+    "experimental_max_worker_delay_secs": "workers start together under tf.distribute strategies",
+}
+
+
+def _warn_unused(name: str, value: Any) -> None:
+    if value is not None:
+        warnings.warn(f"RunConfig.{name}={value!r} is ignored on TensorFlow 2.21: "
+                      f"{_UNUSED_FIELDS[name]}.", UserWarning, stacklevel=3)
 
 
 def _non_negative_int_or_none(name: str, value: Any) -> None:
@@ -68,6 +88,8 @@ class RunConfig:
         self.experimental_distribute = experimental_distribute
         self.experimental_max_worker_delay_secs = experimental_max_worker_delay_secs
         self.session_creation_timeout_secs = session_creation_timeout_secs
+        for name in _UNUSED_FIELDS:
+            _warn_unused(name, getattr(self, name))
         self._read_tf_config()
 
     def _read_tf_config(self) -> None:

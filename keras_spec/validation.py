@@ -3,7 +3,7 @@
 tf.estimator applied the same rules to every spec type (mode, loss, train_op,
 predictions, hooks, ...); they live here once. ``train_op_optional()`` is the
 one deliberate relaxation: the Keras engine differentiates ``loss`` itself when
-the model was compiled with an optimizer (DESIGN 3.3), so a TRAIN spec built
+the model was compiled with an optimizer (docs/semantics.md, "train_op"), so a TRAIN spec built
 while it is active may leave ``train_op`` out.
 """
 

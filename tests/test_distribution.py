@@ -1,4 +1,4 @@
-"""SpecModel and the Estimator facade under tf.distribute strategies (DESIGN 3.6).
+"""SpecModel and the Estimator facade under tf.distribute strategies (docs/semantics.md, "Distribution").
 
 MirroredStrategy over 2 logical CPU devices (configured in conftest.py) stands in for a TPU:
 the TPU path differs only in how the strategy is made. Numbers are compared with the

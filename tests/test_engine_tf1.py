@@ -1,4 +1,4 @@
-"""The TF1 world a legacy model_fn sees inside SpecModel's traced steps (DESIGN 3.1)."""
+"""The TF1 world a legacy model_fn sees inside SpecModel's traced steps (docs/semantics.md, "The TF1 world")."""
 
 import numpy as np
 import pytest

@@ -1,4 +1,4 @@
-"""SessionRunHooks around SpecModel's steps (DESIGN 3.7): the hook lifecycle, fetched values,
+"""SessionRunHooks around SpecModel's steps (docs/semantics.md, "Hooks and checkpoints"): the hook lifecycle, fetched values,
 request_stop, the standard hooks' observable effects, chief-only hooks."""
 
 import glob

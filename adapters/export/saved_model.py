@@ -22,6 +22,8 @@ from google.protobuf import text_format
 import keras_spec
 from keras_spec import ModeKeys
 
+from adapters.export import tables
+
 _log = logging.getLogger("keras_spec")
 _SAVED_MODEL_PB = "saved_model.pb"
 
@@ -152,7 +154,8 @@ def export_saved_model(model: Any, export_dir_base: str, serving_input_receiver_
         captured.update(spec=spec, receiver_tensors=receiver_tensors, alternatives=alternatives)
         return []
 
-    wrapped = tf.compat.v1.wrap_function(serving_graph, signature=[])
+    with tables.collect_resources() as resources:
+        wrapped = tf.compat.v1.wrap_function(serving_graph, signature=[])
     spec = captured["spec"]
     signatures, excluded = _signature_plan(spec.export_outputs, captured["receiver_tensors"],
                                            captured["alternatives"])
@@ -167,6 +170,8 @@ def export_saved_model(model: Any, export_dir_base: str, serving_input_receiver_
 
     module = tf.Module()
     module.model_variables = [v.value for v in model._world.variables()]  # pylint: disable=protected-access
+    for attribute, value in tables.tracked_tables(wrapped, resources).items():
+        setattr(module, attribute, value)  # feature columns' vocabulary tables
     os.makedirs(export_dir_base, exist_ok=True)
     final_dir = _timestamped_dir(export_dir_base)
     temp_dir = os.path.join(export_dir_base, "temp-" + os.path.basename(final_dir))

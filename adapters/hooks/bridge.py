@@ -1,4 +1,4 @@
-"""SessionRunHooks run around Keras steps (DESIGN 3.7).
+"""SessionRunHooks run around Keras steps (docs/semantics.md, "Hooks and checkpoints").
 
 A TF1 MonitoredSession called `begin()` once the graph was built, `after_create_session`,
 then `before_run` / `after_run` around every `session.run`, and `end` at the close. Here the

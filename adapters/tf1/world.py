@@ -24,6 +24,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from adapters.tf1 import keras_names
+
 GraphKeys = tf.compat.v1.GraphKeys
 
 # Collections a model_fn call starts from empty and whose contents are put back afterwards:
@@ -256,6 +258,8 @@ def _patch_targets() -> list:
     targets.append((tf.summary, "create_file_writer", _file_writer_cache))
     for method in ("compute_gradients", "apply_gradients"):
         targets.append((tf.compat.v1.tpu.CrossShardOptimizer, method, _cross_shard_delegate(method)))
+    # Keras 3.15.1 private method: where a Sequential with a known input shape builds itself.
+    targets.append((keras.Sequential, "_maybe_rebuild", keras_names.constructing_sequential))
     return targets
 
 
@@ -433,6 +437,7 @@ class TF1World:
         self._lock = threading.RLock()
         self._by_key: dict[tuple, keras.Variable] = {}
         self._by_name: dict[str, keras.Variable] = {}
+        self._keras_state: list[keras.Variable] = []  # Keras RNG state: no TF1 counterpart
         self._local_initial: dict[str, np.ndarray] = {}
         self._metric_state: set[str] = set()
         self._creating = threading.local()
@@ -473,7 +478,8 @@ class TF1World:
         self._metric_state.add(tf_variable.name.split(":")[0])
 
     def variables(self) -> list[keras.Variable]:
-        return list(self._by_name.values())
+        """Every variable the model_fn created, Keras RNG state included (exports need it)."""
+        return list(self._by_name.values()) + list(self._keras_state)
 
     def reset_local_variables(self) -> None:
         """Re-initialize LOCAL_VARIABLES (metric state), as Estimator's local_init_op did."""
@@ -498,6 +504,7 @@ class TF1World:
             with contextlib.ExitStack() as ctx:
                 ctx.enter_context(_tf1_entry_points_redirected())
                 ctx.enter_context(_tf_private_variable_store_scope())
+                ctx.enter_context(keras_names.fresh_layer_names())  # per call, as per TF1 graph
                 ctx.enter_context(tf.compat.v1.variable_scope(
                     tf.compat.v1.VariableScope(reuse=tf.compat.v1.AUTO_REUSE, name=""),
                     auxiliary_name_scope=False))
@@ -521,6 +528,7 @@ class TF1World:
         if getattr(self._creating, "active", False):
             return next_creator(**kwargs)
         is_v1 = "collections" in kwargs or "use_resource" in kwargs
+        keras_rng_state = False
         requested = kwargs.get("name") or "Variable"
         # A trailing "/" marks an absolute name (compat.v1 slot creators use get_variable("")).
         absolute = requested.endswith("/")
@@ -541,6 +549,10 @@ class TF1World:
             if base and (scope == base or scope.startswith(base + "/")):
                 scope = scope[len(base):].lstrip("/")  # same key in every replica
             key_name = ("tf2", _stable_scope(scope) + "/" + requested)
+            keras_scope = keras_names.tf1_scope(scope)
+            if keras_scope is not None:  # a Keras layer's variable: the name Keras 2 gave it
+                tf1_name = f"{keras_scope[0]}/{requested}" if keras_scope[0] else requested
+                keras_rng_state = keras_scope[1]
         count = state.occurrences.get(key_name, 0)
         state.occurrences[key_name] = count + 1
         key = (key_name, count)
@@ -554,9 +566,11 @@ class TF1World:
         with self._lock:
             variable = self._by_key.get(key)
             if variable is None:
-                variable = self._create(tf1_name, kwargs)
+                variable = self._create(tf1_name, kwargs, tf1=not keras_rng_state)
                 self._by_key[key] = variable
                 state.created.append(variable)
+        if keras_rng_state:  # Keras's dropout seed: the model's state, never a TF1 variable
+            return variable.value
         if is_v1 and not name_scope:
             state.v1_variables[tf1_name] = variable
         tf_variable = variable.value
@@ -571,7 +585,9 @@ class TF1World:
         graph.add_to_collections(list(dict.fromkeys(collections)), tf_variable)
         return tf_variable
 
-    def _create(self, tf1_name: str, kwargs: dict) -> keras.Variable:
+    def _create(self, tf1_name: str, kwargs: dict, tf1: bool = True) -> keras.Variable:
+        """Create a variable once, eagerly; `tf1=False`: Keras-internal state, tracked by the
+        model but absent from TF1 names, collections and checkpoints."""
         tf1_name = self._unique_name(tf1_name)
         synchronization = kwargs.get("synchronization") or tf.VariableSynchronization.AUTO
         trainable = kwargs.get("trainable")
@@ -591,6 +607,10 @@ class TF1World:
                 synchronization=_keras_synchronization(synchronization))
         finally:
             self._creating.active = False
+        if not tf1:
+            self._keras_state.append(variable)
+            self._track_variable(variable)
+            return variable
         self._register(variable)
         collections = kwargs.get("collections") or ()
         if any(c in _LOCAL_COLLECTIONS for c in collections):
