@@ -136,7 +136,8 @@ def main(argv=None) -> dict:
         inputs=tf.constant([example(0.9, 1.0), example(0.1, 15.0)]))
     scores = outputs["scores"].numpy()
     print("served default probabilities:", scores[:, 1].round(3).tolist())
-    return dict(metrics=metrics, export=exports[0], served_scores=scores, model_dir=model_dir)
+    return dict(metrics=metrics, export=exports[0].decode(), served_scores=scores,
+                model_dir=model_dir)
 
 
 if __name__ == "__main__":

@@ -445,6 +445,8 @@ def test_export_saved_model_of_the_latest_or_a_given_checkpoint(trained_linreg, 
     older = t["estimator"].export_saved_model(
         str(tmp_path / "export"), receiver,
         checkpoint_path=os.path.join(t["model_dir"], "model.ckpt-10"))
+    assert isinstance(latest, bytes) and isinstance(older, bytes)  # as tf.estimator returned
+    latest, older = latest.decode(), older.decode()
     assert latest != older and sorted(os.listdir(tmp_path / "export")) == sorted(
         [os.path.basename(latest), os.path.basename(older)])
     for path, step in ((latest, t["estimator"].get_variable_value("global_step")), (older, 10)):

@@ -258,6 +258,7 @@ def test_train_and_evaluate_alternates_and_exports(tmp_path):
     for key, value in GOLDEN["linreg"]["evaluate"].items():
         assert max_relative_error(result[key], value) < 1e-4, key
     assert sorted(read_events(os.path.join(str(tmp_path), "eval"))["loss"]) == [20, 40, 60]
+    exports = [path.decode() for path in exports]  # bytes, as tf.estimator's exporters returned
     assert len(exports) == 2 and exports[0].startswith(str(tmp_path / "export" / "latest"))
     assert exports[1].startswith(str(tmp_path / "export" / "final"))
     assert len(os.listdir(tmp_path / "export" / "latest")) == 2  # 3 exports, 2 kept

@@ -330,7 +330,9 @@ def test_save_checkpoints_secs_and_keep_checkpoint_max(tmp_path, monkeypatch, ca
     monkeypatch.setattr(train_loop, "time", clock)
 
     class OneSecondPerStep(tf.compat.v1.train.SessionRunHook):
-        def after_run(self, run_context, run_values):
+        # the second passes during the step: the saver (run before hooks after each step, as
+        # tf.estimator's chief CheckpointSaverHook was) sees it
+        def before_run(self, run_context):
             clock.now += 1.0
 
     estimator = Estimator(make_model_fn(), model_dir=str(tmp_path), params={},

@@ -309,7 +309,11 @@ class SpecModel(keras.Model):
                              "traced before Keras starts so the hooks' tensors are known).")
         if runner.hooks:
             hook_callbacks.insert(0, hooks_bridge.HookCallback(runner, mode))
-        return hook_callbacks + list(callbacks or [])
+        # Callbacks marked `runs_before_hooks` (the facade's TrainLoop: tf.estimator's chief
+        # CheckpointSaverHook) see each step before the SessionRunHooks, as in a MonitoredSession.
+        callbacks = list(callbacks or [])
+        first = [c for c in callbacks if getattr(c, "runs_before_hooks", False)]
+        return first + hook_callbacks + [c for c in callbacks if c not in first]
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
         """Nothing to build symbolically (Keras-private hook, checked on Keras 3.15.1).

@@ -527,8 +527,11 @@ class Estimator:
     def export_saved_model(self, export_dir_base: str, serving_input_receiver_fn: Callable,
                            assets_extra: dict | None = None, as_text: bool = False,
                            checkpoint_path: str | None = None,
-                           experimental_mode: str = ModeKeys.PREDICT) -> str:
-        """SavedModel of the latest (or given) checkpoint under a new timestamped directory."""
+                           experimental_mode: str = ModeKeys.PREDICT) -> bytes:
+        """SavedModel of the latest (or given) checkpoint under a new timestamped directory.
+
+        Returns the directory as bytes, as tf.estimator did (scripts call `.decode()` on it).
+        """
         if not serving_input_receiver_fn:
             raise ValueError("An input_receiver_fn must be defined.")
         if not checkpoint_path:
@@ -552,6 +555,21 @@ class Estimator:
                     f"Encountered error with mode `{experimental_mode}` while restoring checkpoint "
                     f"from: `{checkpoint_path}`: {e}") from e
             with tf.summary.record_if(False):
-                return model.export_saved_model(export_dir_base, serving_input_receiver_fn,
+                path = model.export_saved_model(export_dir_base, serving_input_receiver_fn,
                                                 assets_extra=assets_extra, as_text=as_text,
                                                 experimental_mode=experimental_mode)
+        return os.fsencode(path)
+
+    def export_savedmodel(self, export_dir_base: str, serving_input_receiver_fn: Callable,
+                          assets_extra: dict | None = None, as_text: bool = False,
+                          checkpoint_path: str | None = None,
+                          strip_default_attrs: bool = False) -> bytes:
+        """TF 1.x's name for `export_saved_model` (PREDICT only); returns the directory as bytes.
+
+        `strip_default_attrs` is accepted and has no effect: TF 2.21 writes the SavedModel with
+        `tf.saved_model.save`, whose graphs any TF 2.x loader reads either way.
+        """
+        del strip_default_attrs
+        return self.export_saved_model(export_dir_base, serving_input_receiver_fn,
+                                       assets_extra=assets_extra, as_text=as_text,
+                                       checkpoint_path=checkpoint_path)

@@ -19,9 +19,15 @@ import numpy as np
 import tensorflow as tf
 
 from keras_spec import ModeKeys
-
 from keras_spec import run_config as run_config_lib
+from keras_spec.tpu_estimator_spec import TPUEstimatorSpec
+
 from adapters.estimator.estimator import Estimator
+from adapters.estimator.not_provided import placeholder_module
+
+# tf.estimator.tpu.experimental held only EmbeddingConfigSpec, which is not provided.
+experimental = placeholder_module("tpu.experimental", __name__ + ".experimental",
+                                  "tf.estimator.tpu.experimental (not provided).")
 
 _BATCH_SIZE_KEY = "batch_size"
 _CTX_KEY = "context"
@@ -235,3 +241,6 @@ class TPUEstimator(Estimator):
             return {"rate_every": None}
         return {"rate_every": int(math.ceil(log_steps / self._iterations_per_loop)),
                 "examples_per_step": self._batch_sizes.get(ModeKeys.TRAIN)}
+
+__all__ = ["InputPipelineConfig", "RunConfig", "TPUConfig", "TPUEstimator", "TPUEstimatorSpec",
+           "experimental"]

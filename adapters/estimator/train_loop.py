@@ -35,6 +35,11 @@ _log = logging.getLogger("keras_spec")
 class TrainLoop(keras.callbacks.Callback):
     """Checkpoints, saving listeners, NaN check, loss and steps/sec logging for one train()."""
 
+    # tf.estimator's CheckpointSaverHook was a chief hook, run before the user's hooks: after a
+    # step, its checkpoint (and train_and_evaluate's evaluation of it) came first, so a hook such
+    # as stop_if_no_decrease_hook already saw that evaluation. SpecModel orders callbacks so.
+    runs_before_hooks = True
+
     def __init__(self, *, start_step: int, save: Callable[[], str], global_step: Callable[[], int],
                  last_loss: Callable[[], float], config: Any, listeners: list, writer: Any,
                  latest_saved_step: int | None, saves_checkpoints: bool = True,

@@ -24,6 +24,21 @@ _log = logging.getLogger("keras_spec")
 _OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
 
 
+class VocabInfo(collections.namedtuple("VocabInfo", [
+        "new_vocab", "new_vocab_size", "num_oov_buckets", "old_vocab", "old_vocab_size",
+        "backup_initializer", "axis"])):
+    """tf.estimator.VocabInfo, so scripts that build one still run; WarmStartSettings refuses
+    to remap with it (see `var_name_to_vocab_info` there)."""
+
+    def __new__(cls, new_vocab: Any, new_vocab_size: int, num_oov_buckets: int, old_vocab: Any,
+                old_vocab_size: int = -1, backup_initializer: Any = None, axis: int = 0):
+        if axis not in (0, 1):
+            raise ValueError(f"The only supported values for the axis argument are 0 and 1.  "
+                             f"Provided axis: {axis}")
+        return super().__new__(cls, new_vocab, new_vocab_size, num_oov_buckets, old_vocab,
+                                old_vocab_size, backup_initializer, axis)
+
+
 class WarmStartSettings(collections.namedtuple("WarmStartSettings", [
         "ckpt_to_initialize_from", "vars_to_warm_start", "var_name_to_vocab_info",
         "var_name_to_prev_var_name"])):
