@@ -80,8 +80,6 @@ def test_script_matches_tf_estimator_with_one_line_added(script_run):
     assert golden["stopped_at_step"] < 300  # it did stop early
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12 item 10 (engine12): hook mailbox variables "
-                   "('Variable', 'Variable_1') are checkpointed; remove this mark once merged")
 def test_script_checkpoint_holds_what_tf_estimator_checkpointed(script_run):
     assert script_run["checkpoint_variables"] == GOLDEN["script"]["checkpoint_variables"]
     assert "signal_early_stopping/STOP" in script_run["checkpoint_variables"]

@@ -242,5 +242,6 @@ class TPUEstimator(Estimator):
         return {"rate_every": int(math.ceil(log_steps / self._iterations_per_loop)),
                 "examples_per_step": self._batch_sizes.get(ModeKeys.TRAIN)}
 
+
 __all__ = ["InputPipelineConfig", "RunConfig", "TPUConfig", "TPUEstimator", "TPUEstimatorSpec",
            "experimental"]
