@@ -20,6 +20,8 @@ from typing import Any
 
 import tensorflow as tf
 
+from adapters.tf1 import checkpoint_state
+
 _log = logging.getLogger("keras_spec")
 _OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
 
@@ -63,7 +65,7 @@ def settings_from(warm_start_from: Any) -> WarmStartSettings | None:
 def checkpoint_prefix(path: str) -> str:
     """A checkpoint prefix from a prefix or a directory (its latest checkpoint)."""
     if tf.io.gfile.isdir(path):
-        latest = tf.train.latest_checkpoint(path)
+        latest = checkpoint_state.latest(path, "warm start")  # a damaged latest raises
         if latest is None:
             raise ValueError(f"Warm-start: no checkpoint found in directory '{path}'.")
         return latest
