@@ -3,7 +3,8 @@
 Reads one JSON command per line on stdin ({"kind": "train" | "export" | "save", "dir": ...}),
 forks a child that runs that kind of work in `dir` until it is killed, and waits for it. The
 child writes protocol lines to stdout: `pid <pid>`, `begin <step>` once it resumed (and, for
-export/save, finished one complete write), then waits for a `go` line on stdin, then announces
+export/save, finished one complete write), then waits for a `go` line on stdin (answered by
+`going`), then announces
 `mark <what>` right before each targeted moment (a checkpoint save, a SavedModel write, an
 export deletion). When the child is gone the server writes `exit <status>`.
 """
@@ -35,6 +36,7 @@ def wait_for_go() -> None:
         if not chunk:
             os._exit(3)
         line += chunk
+    say("going")
 
 
 class _Listener(tf.compat.v1.train.CheckpointSaverListener):
