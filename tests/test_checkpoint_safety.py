@@ -245,7 +245,7 @@ def _mount_tmpfs(path, options):
     return path
 
 
-def test_unwritable_and_full_model_dir_name_the_path(tmp_path):
+def test_unwritable_and_full_model_dir_name_the_path(tmp_path, trained):
     readonly = _mount_tmpfs(tmp_path / "ro", "ro,size=64k")
     full = _mount_tmpfs(tmp_path / "full", "size=64k")
     try:
@@ -262,6 +262,12 @@ def test_unwritable_and_full_model_dir_name_the_path(tmp_path):
             os.close(fd)
         with pytest.raises(ModelDirError, match=f"'{full}.*the disk is full"):
             _estimator(full).train(h.input_fn(20, repeat=True), steps=1)
+        with pytest.raises(saved_model_export.ExportError,
+                           match=f"SavedModel '{full}/export/\\d+' under export_dir_base "
+                                 f"'{full}/export': the disk is full"):
+            _estimator(trained).export_saved_model(str(full / "export"),
+                                                   h.serving_input_receiver_fn)
+        assert os.listdir(full / "export") == []  # no partial export left behind
     finally:
         subprocess.run(["umount", str(readonly)], check=False)
         subprocess.run(["umount", str(full)], check=False)

@@ -414,7 +414,15 @@ class Estimator:
         lock = (model_dir_lib.writer_lock(self._model_dir) if self._config.is_chief
                 else contextlib.nullcontext())
         with lock:
-            return self._train(input_fn, hooks, steps, max_steps, saving_listeners)
+            try:
+                return self._train(input_fn, hooks, steps, max_steps, saving_listeners)
+            except tf.errors.OpError as e:  # e.g. the summary writer on a full disk
+                reason = model_dir_lib.describe_os_error(e)
+                if "disk is full" not in reason and "read-only" not in reason:
+                    raise
+                raise model_dir_lib.ModelDirError(
+                    f"Training stopped: writing into model_dir '{self._model_dir}' failed: "
+                    f"{reason}. The checkpoints written before are intact.") from None
 
     def _train(self, input_fn: Callable, hooks: list | None, steps: int | None,
                max_steps: int | None, saving_listeners: list | None) -> "Estimator":
