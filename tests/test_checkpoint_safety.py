@@ -122,6 +122,14 @@ def test_warm_start_from_a_damaged_model_dir_raises(model_dir, tmp_path):
     est = Estimator(h.model_fn, model_dir=str(tmp_path / "new"), warm_start_from=model_dir)
     with pytest.raises(DamagedCheckpointError, match="model.ckpt-30' .* is damaged"):
         est.train(h.input_fn(20, repeat=True), steps=1)
+    data = _ckpt(model_dir, 20) + ".data-00000-of-00001"
+    with open(data, "r+b") as f:
+        f.truncate(8)
+    est = Estimator(h.model_fn, model_dir=str(tmp_path / "new2"),
+                    warm_start_from=_ckpt(model_dir, 20))
+    with pytest.raises(DamagedCheckpointError, match=r"Checkpoint '.*model.ckpt-20' is damaged: "
+                                                     r".*\(truncated\)"):
+        est.train(h.input_fn(20, repeat=True), steps=1)
 
 
 # -- 2. restore before the variables exist -----------------------------------------------------

@@ -123,6 +123,8 @@ def warm_start(variables: dict[str, tf.Variable], settings: WarmStartSettings) -
     """
     prefix = checkpoint_prefix(settings.ckpt_to_initialize_from)
     _log.info("Warm-starting from: %s", prefix)
+    if tf.io.gfile.exists(prefix + ".index"):
+        checkpoint_state.check_prefix(prefix)  # damage is named with the path, up front
     reader = tf.train.load_checkpoint(prefix)
     shapes = reader.get_variable_to_shape_map()
     names = _selected(variables, settings.vars_to_warm_start)
