@@ -308,6 +308,7 @@ class SpecModel(keras.Model):
         logs = {key: value for key, value in self.get_metrics_result().items()}
         if kwargs.get("return_dict", False):
             return logs
+        # Keras's own list order for return_dict=False (Keras-private, checked on Keras 3.15.1).
         return self._flatten_metrics_in_order(logs)
 
     def predict(self, *args, hooks: list | None = None, **kwargs):

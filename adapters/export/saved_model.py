@@ -105,22 +105,6 @@ def _owned_name(kind: str, stamp: str) -> str:
     return f"{kind}-{stamp}-pid{os.getpid()}-{socket.gethostname()}"
 
 
-def _owner_dead(pid: int, host: str) -> bool:
-    if host != socket.gethostname() or pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except (OSError, IndexError):
-        return False
-
-
 def _newest_mtime(path: str) -> float:
     newest = os.path.getmtime(path)
     for root, dirs, files in os.walk(path):
@@ -141,7 +125,7 @@ def remove_leftovers(export_dir_base: str) -> list[str]:
         path = os.path.join(export_dir_base, name)
         match = _OWNED.match(name)
         if match:
-            stale = _owner_dead(int(match.group(3)), match.group(4))
+            stale = model_dir_lib.process_gone(match.group(4), int(match.group(3)))
         elif _LEGACY_TEMP.match(name) and os.path.isdir(path):
             stale = time.time() - _newest_mtime(path) > _LEGACY_TEMP_AGE_S
         else:

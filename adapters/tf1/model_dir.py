@@ -120,6 +120,11 @@ def _holder_alive(holder: dict) -> bool | None:
     return True
 
 
+def process_gone(host: str, pid: int) -> bool:
+    """Whether process `pid` on `host` is known to have ended (decidable on this host only)."""
+    return pid != os.getpid() and _holder_alive({"host": host, "pid": pid}) is False
+
+
 def _read_holder(path: str) -> dict:
     try:
         with open(path) as f:
@@ -220,8 +225,7 @@ def writer_lock(model_dir: str) -> Iterator[None]:
 # Leftovers of killed runs
 # ---------------------------------------------------------------------------------------------
 def _lock_tmp_is_stale(name: str) -> bool:
-    pid = int(_LOCK_TMP.match(name).group(1))
-    return pid != os.getpid() and not _holder_alive({"host": socket.gethostname(), "pid": pid})
+    return process_gone(socket.gethostname(), int(_LOCK_TMP.match(name).group(1)))
 
 
 def remove_leftovers(model_dir: str) -> list[str]:
