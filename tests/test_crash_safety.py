@@ -12,11 +12,13 @@ CI runs a quick version (QUICK_TRIALS per kind); KERAS_SPEC_CRASH_TRIALS=200 run
 """
 
 import json
+import logging
 import os
 import queue
 import random
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -25,6 +27,8 @@ import time
 import pytest
 import tensorflow as tf
 
+import safety_helpers as h
+from adapters import Estimator, RunConfig
 from adapters.tf1 import checkpoint_state
 from adapters.tf1 import model_dir as model_dir_lib
 
@@ -165,3 +169,28 @@ def test_sigkill_during_save_checkpoint_train_and_export(server, tmp_path):
     # Exports of the save trials' model_dir (which holds intact checkpoints).
     _run_trials(server, "export", saves, ("write", "delete"), TRIALS, seed=15)
     assert tf.train.latest_checkpoint(saves)
+
+
+def test_two_processes_training_into_one_model_dir(server, tmp_path, caplog):
+    """The second writer gets an error naming the first; once that one is killed, its lock is
+    taken over with a warning and training resumes from its last checkpoint."""
+    model_dir = str(tmp_path / "shared")
+    server.send(json.dumps({"kind": "train", "dir": model_dir}))
+    pid = int(server.expect("pid").split()[1])
+    server.expect("begin")  # the child holds the lock, waiting for "go"
+    server.send("go")
+    server.expect("mark save")  # its first checkpoint (step 0) is being written
+    estimator = Estimator(h.model_fn, model_dir=model_dir, config=RunConfig(tf_random_seed=1))
+    with pytest.raises(model_dir_lib.ModelDirLockedError,
+                       match=rf"being written by another process \(host {socket.gethostname()}, "
+                             rf"pid {pid}, since \d{{4}}-.*keras_spec.lock"):
+        estimator.train(h.input_fn(20, repeat=True), steps=3)
+    os.kill(pid, signal.SIGKILL)
+    server.expect("exit")
+    resumed_from = _listed_latest_step(model_dir) or 0
+    with caplog.at_level(logging.WARNING, logger="keras_spec"):
+        estimator.train(h.input_fn(20, repeat=True), steps=3)
+    assert any(f"pid {pid}" in r.getMessage() and "Taking over" in r.getMessage()
+               for r in caplog.records)
+    assert _listed_latest_step(model_dir) == resumed_from + 3
+    _assert_checkpoints_clean(model_dir)
