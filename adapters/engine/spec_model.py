@@ -102,6 +102,33 @@ def _clear_xla_errors():
             f"model_fn.\nTensorFlow said: {message[:2000]}") from None
 
 
+def _execution_size(steps_per_execution: int, steps_per_epoch: Any) -> int:
+    """The largest divisor of steps_per_epoch that is at most steps_per_execution."""
+    if not steps_per_epoch or steps_per_execution <= 1:
+        return steps_per_execution
+    steps = int(steps_per_epoch)
+    if steps % steps_per_execution == 0:
+        return steps_per_execution
+    size = next(d for d in range(min(steps_per_execution, steps), 0, -1) if steps % d == 0)
+    if steps > steps_per_execution:  # a smaller execution, not just a shorter epoch: say so
+        warnings.warn(
+            f"steps_per_epoch={steps} is not a multiple of steps_per_execution="
+            f"{steps_per_execution}: this fit runs executions of {size} steps (Keras runs whole "
+            "executions, and fit never runs more steps than asked).", stacklevel=3)
+    return size
+
+
+class _BatchCounter(keras.callbacks.Callback):
+    """Counts the test batches an evaluate() ran."""
+
+    def __init__(self):
+        super().__init__()
+        self.batches = 0
+
+    def on_test_batch_end(self, batch, logs=None):
+        self.batches += 1
+
+
 class SpecModel(keras.Model):
     """Runs `model_fn(features, labels, mode, params, config)` through model.fit/evaluate/predict.
 
@@ -218,15 +245,23 @@ class SpecModel(keras.Model):
 
     # -- Keras entry points ---------------------------------------------------------------------
     def fit(self, *args, hooks: list | None = None, **kwargs):
-        """keras.Model.fit; `hooks` are SessionRunHooks run with the spec's training hooks."""
+        """keras.Model.fit; `hooks` are SessionRunHooks run with the spec's training hooks.
+
+        Never more steps than asked: Keras runs whole executions, so with `steps_per_epoch`
+        this fit's execution size is the largest divisor of it not above steps_per_execution.
+        """
         self._ensure_compiled()
-        steps = kwargs.get("steps_per_epoch")
-        if steps and self.steps_per_execution > 1 and steps % self.steps_per_execution:
-            warnings.warn(
-                f"steps_per_epoch={steps} is not a multiple of steps_per_execution="
-                f"{self.steps_per_execution}: Keras runs whole executions, so each epoch runs "
-                f"{-(-steps // self.steps_per_execution) * self.steps_per_execution} steps on a "
-                "repeated dataset.", stacklevel=2)
+        configured = self.steps_per_execution
+        capped = _execution_size(configured, kwargs.get("steps_per_epoch"))
+        if capped != configured:
+            self.steps_per_execution, self.train_function = capped, None
+        try:
+            return self._fit(args, hooks, kwargs)
+        finally:
+            if capped != configured:
+                self.steps_per_execution, self.train_function = configured, None
+
+    def _fit(self, args: tuple, hooks: list | None, kwargs: dict):
         x = args[0] if args else kwargs.get("x")
         if isinstance(x, tf.data.Dataset):
             kwargs.setdefault("shuffle", False)  # an input_fn's dataset is shuffled by its author
@@ -249,12 +284,32 @@ class SpecModel(keras.Model):
             return super().fit(*args, **kwargs)
 
     def evaluate(self, *args, hooks: list | None = None, **kwargs):
-        """keras.Model.evaluate; `hooks` are SessionRunHooks run with the evaluation hooks."""
+        """keras.Model.evaluate; `hooks` are SessionRunHooks run with the evaluation hooks.
+
+        On an input without batches: a WARNING, and the metrics' values at their reset state
+        (loss 0.0, compat.v1 metrics 0.0), which is what tf.estimator 2.15 returned.
+        """
         self._ensure_compiled()
         x = args[0] if args else kwargs.get("x")
-        kwargs["callbacks"] = self._prepare_hooks(ModeKeys.EVAL, x, hooks, kwargs.get("callbacks"))
+        callbacks = self._prepare_hooks(ModeKeys.EVAL, x, hooks, kwargs.get("callbacks"))
+        counter = None
+        if not isinstance(callbacks, keras.callbacks.CallbackList):
+            counter = _BatchCounter()
+            callbacks = list(callbacks) + [counter]
+        kwargs["callbacks"] = callbacks
         with _clear_xla_errors():
-            return super().evaluate(*args, **kwargs)
+            result = super().evaluate(*args, **kwargs)
+        if counter is None or counter.batches:
+            return result
+        warnings.warn("evaluate() ran 0 batches: the input has no data (an empty dataset, or "
+                      "steps=0). Returning the metrics' values with no data, as tf.estimator "
+                      "did (loss 0.0, metrics at their reset state).", stacklevel=2)
+        self.reset_metrics()
+        logs = {key: value for key, value in self.get_metrics_result().items()}
+        if kwargs.get("return_dict", False):
+            return logs
+        # Keras's own list order for return_dict=False (Keras-private, checked on Keras 3.15.1).
+        return self._flatten_metrics_in_order(logs)
 
     def predict(self, *args, hooks: list | None = None, **kwargs):
         """keras.Model.predict; `hooks` are SessionRunHooks run with the prediction hooks."""

@@ -33,6 +33,8 @@ from keras_spec import ModeKeys
 from adapters.estimator import event_files
 from adapters.estimator import input_fn as input_fns
 from adapters.estimator import warm_start as warm_starting
+from adapters.tf1 import checkpoint_state
+from adapters.tf1 import model_dir as model_dir_lib
 from adapters.tf1 import scaffold as scaffold_lib
 from adapters.engine.model_fn_binding import BoundModelFn, model_fn_arg_names
 from keras_spec.run_config import RunConfig
@@ -119,8 +121,9 @@ def _hooks_kwargs(method: Callable, hooks: list) -> dict:
 
 
 def _global_step_in(model_dir: str) -> int:
-    """The global step of the latest checkpoint in model_dir, 0 without one."""
-    latest = tf.train.latest_checkpoint(model_dir)
+    """The global step of the latest checkpoint in model_dir, 0 without one (a damaged latest
+    checkpoint raises: training must not restart from step 0 over intact checkpoints)."""
+    latest = checkpoint_state.latest(model_dir, "train")
     if latest is None:
         return 0
     try:
@@ -281,19 +284,20 @@ class Estimator:
         """The newest checkpoint prefix in model_dir, or None."""
         return tf.train.latest_checkpoint(self._model_dir)
 
-    def _check_checkpoint_available(self) -> None:
-        if not self.latest_checkpoint():
+    def _check_checkpoint_available(self) -> str:
+        """The latest checkpoint's prefix (a damaged one raises, naming the newest intact)."""
+        latest = checkpoint_state.latest(self._model_dir, "restore")
+        if not latest:
             raise ValueError(f"Could not find trained model in model_dir: {self._model_dir}.")
+        return latest
 
     def get_variable_names(self) -> list[str]:
         """TF1 names of the variables in the latest checkpoint."""
-        self._check_checkpoint_available()
-        return [name for name, _ in tf.train.list_variables(self._model_dir)]
+        return [name for name, _ in tf.train.list_variables(self._check_checkpoint_available())]
 
     def get_variable_value(self, name: str) -> np.ndarray:
         """The value of variable `name` in the latest checkpoint."""
-        self._check_checkpoint_available()
-        return tf.train.load_variable(self._model_dir, name)
+        return tf.train.load_variable(self._check_checkpoint_available(), name)
 
     def eval_dir(self, name: str | None = None) -> str:
         """Where evaluate(name=name) writes its summaries."""
@@ -384,7 +388,9 @@ class Estimator:
 
     def _checkpoint_or_initialization(self, checkpoint_path: str | None, action: str) -> str | None:
         if not checkpoint_path:
-            checkpoint_path = self.latest_checkpoint()
+            # A damaged latest checkpoint: the newest intact one, with a WARNING (or an error
+            # when none is intact); never initial weights while checkpoints exist.
+            checkpoint_path = checkpoint_state.latest(self._model_dir, action)
             if not checkpoint_path:
                 _log.info("Could not find trained model in model_dir: %s, running initialization "
                           "to %s.", self._model_dir, action)
@@ -409,6 +415,24 @@ class Estimator:
             raise ValueError(f"Must specify steps > 0, given: {steps}")
         if max_steps is not None and max_steps <= 0:
             raise ValueError(f"Must specify max_steps > 0, given: {max_steps}")
+        model_dir_lib.check_directory(self._model_dir)
+        # The chief writes checkpoints: it holds model_dir's writer lock for the whole run (a
+        # second writer gets a clear error) and first removes what a killed run left there.
+        lock = (model_dir_lib.writer_lock(self._model_dir) if self._config.is_chief
+                else contextlib.nullcontext())
+        with lock:
+            try:
+                return self._train(input_fn, hooks, steps, max_steps, saving_listeners)
+            except tf.errors.OpError as e:  # e.g. the summary writer on a full disk
+                reason = model_dir_lib.describe_os_error(e)
+                if "disk is full" not in reason and "read-only" not in reason:
+                    raise
+                raise model_dir_lib.ModelDirError(
+                    f"Training stopped: writing into model_dir '{self._model_dir}' failed: "
+                    f"{reason}. The checkpoints written before are intact.") from None
+
+    def _train(self, input_fn: Callable, hooks: list | None, steps: int | None,
+               max_steps: int | None, saving_listeners: list | None) -> "Estimator":
         if max_steps is not None and max_steps <= _global_step_in(self._model_dir):
             _log.info("Skipping training since max_steps has already saved.")
             return self
@@ -416,7 +440,7 @@ class Estimator:
         listeners = check_listeners(saving_listeners)
         config = self._config
         with _random_seed(config.tf_random_seed):
-            latest = self.latest_checkpoint()
+            latest = checkpoint_state.latest(self._model_dir, "train")
             model, dataset = self._prepare(input_fn, ModeKeys.TRAIN, latest)
             plan = checkpoint_plan(model, config, hooks, listeners)  # after the spec is known
             steps_per_execution = self._train_steps_per_execution(model, hooks)
@@ -471,6 +495,7 @@ class Estimator:
         hooks = check_hooks(hooks)
         if steps is not None and steps <= 0:
             raise ValueError(f"Must specify steps > 0, given: {steps}")
+        model_dir_lib.check_directory(self._model_dir)  # a file there fails clearly, up front
         checkpoint_path = self._checkpoint_or_initialization(checkpoint_path, "evaluate")
         with _random_seed(self._config.tf_random_seed):
             model, dataset = self._prepare(input_fn, ModeKeys.EVAL, checkpoint_path)
@@ -535,7 +560,7 @@ class Estimator:
         if not serving_input_receiver_fn:
             raise ValueError("An input_receiver_fn must be defined.")
         if not checkpoint_path:
-            checkpoint_path = self.latest_checkpoint()
+            checkpoint_path = checkpoint_state.latest(self._model_dir, "export")
         if not checkpoint_path:
             if self._warm_start_settings is None:
                 raise ValueError(f"Couldn't find trained model at {self._model_dir}.")

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 from typing import Any, Callable
+
+from adapters.export import saved_model as saved_model_export
 
 _log = logging.getLogger("keras_spec")
 
@@ -77,9 +78,10 @@ class LatestExporter(_SavedModelExporter):
         return result
 
     def _garbage_collect_exports(self, export_dir_base: str) -> None:
-        """Delete all but the newest `exports_to_keep` timestamped exports."""
+        """Delete all but the newest `exports_to_keep` timestamped exports (each renamed to a
+        non-numeric name before it is deleted: see export/saved_model.remove_export)."""
         if self._exports_to_keep is None or not os.path.isdir(export_dir_base):
             return
         stamps = sorted(int(d) for d in os.listdir(export_dir_base) if d.isdigit())
         for stamp in stamps[:-self._exports_to_keep]:
-            shutil.rmtree(os.path.join(export_dir_base, str(stamp)), ignore_errors=True)
+            saved_model_export.remove_export(os.path.join(export_dir_base, str(stamp)))

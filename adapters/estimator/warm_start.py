@@ -20,6 +20,8 @@ from typing import Any
 
 import tensorflow as tf
 
+from adapters.tf1 import checkpoint_state
+
 _log = logging.getLogger("keras_spec")
 _OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
 
@@ -78,7 +80,7 @@ def settings_from(warm_start_from: Any) -> WarmStartSettings | None:
 def checkpoint_prefix(path: str) -> str:
     """A checkpoint prefix from a prefix or a directory (its latest checkpoint)."""
     if tf.io.gfile.isdir(path):
-        latest = tf.train.latest_checkpoint(path)
+        latest = checkpoint_state.latest(path, "warm start")  # a damaged latest raises
         if latest is None:
             raise ValueError(f"Warm-start: no checkpoint found in directory '{path}'.")
         return latest
@@ -136,6 +138,8 @@ def warm_start(variables: dict[str, tf.Variable], settings: WarmStartSettings) -
     """
     prefix = checkpoint_prefix(settings.ckpt_to_initialize_from)
     _log.info("Warm-starting from: %s", prefix)
+    if tf.io.gfile.exists(prefix + ".index"):
+        checkpoint_state.check_prefix(prefix)  # damage is named with the path, up front
     reader = tf.train.load_checkpoint(prefix)
     shapes = reader.get_variable_to_shape_map()
     names = _selected(variables, settings.vars_to_warm_start)

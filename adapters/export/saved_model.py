@@ -5,13 +5,22 @@ placeholders, the model_fn runs in PREDICT mode on the receiver's features, and 
 is the part of that graph between its inputs and outputs (here: `wrap_function(...).prune`).
 The SavedModel is written into a temporary directory and renamed to a fresh timestamped
 directory only when complete; an existing export is never touched.
+
+Only complete exports ever have an all-digit name (what TF Serving loads): the temporary
+directory is `temp-<stamp>-pid<pid>-<host>`, and an export being garbage-collected is first
+renamed to `deleting-<stamp>-pid<pid>-<host>`. Each export first removes such directories
+whose process is dead (a killed run's), and tf.estimator-style `temp-<stamp>` directories
+untouched for an hour.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import re
 import shutil
+import socket
 import time
 from typing import Any, Callable
 
@@ -23,6 +32,7 @@ import keras_spec
 from keras_spec import ModeKeys
 
 from adapters.export import tables
+from adapters.tf1 import model_dir as model_dir_lib
 
 _log = logging.getLogger("keras_spec")
 _SAVED_MODEL_PB = "saved_model.pb"
@@ -79,9 +89,68 @@ def _timestamped_dir(export_dir_base: str) -> str:
     """A new directory name under export_dir_base (seconds since epoch, never reused)."""
     stamp = int(time.time())
     while os.path.exists(os.path.join(export_dir_base, str(stamp))) or os.path.exists(
-            os.path.join(export_dir_base, f"temp-{stamp}")):
+            os.path.join(export_dir_base, _owned_name("temp", str(stamp)))):
         stamp += 1
     return os.path.join(export_dir_base, str(stamp))
+
+
+# ---------------------------------------------------------------------------------------------
+# Directories in flight, and what a killed export left
+# ---------------------------------------------------------------------------------------------
+_OWNED = re.compile(r"^(temp|deleting)-(\d+)-pid(\d+)-(.+)$")
+_LEGACY_TEMP = re.compile(r"^temp-\d+$")  # tf.estimator's, and keras-spec's before this change
+_LEGACY_TEMP_AGE_S = 3600
+
+
+def _owned_name(kind: str, stamp: str) -> str:
+    return f"{kind}-{stamp}-pid{os.getpid()}-{socket.gethostname()}"
+
+
+def _newest_mtime(path: str) -> float:
+    newest = os.path.getmtime(path)
+    for root, dirs, files in os.walk(path):
+        for name in dirs + files:
+            with contextlib.suppress(OSError):
+                newest = max(newest, os.path.getmtime(os.path.join(root, name)))
+    return newest
+
+
+def remove_leftovers(export_dir_base: str) -> list[str]:
+    """Remove temp / deleting directories of dead exports under export_dir_base."""
+    try:
+        names = os.listdir(export_dir_base)
+    except OSError:
+        return []
+    removed = []
+    for name in names:
+        path = os.path.join(export_dir_base, name)
+        match = _OWNED.match(name)
+        if match:
+            stale = model_dir_lib.process_gone(match.group(4), int(match.group(3)))
+        elif _LEGACY_TEMP.match(name) and os.path.isdir(path):
+            stale = time.time() - _newest_mtime(path) > _LEGACY_TEMP_AGE_S
+        else:
+            continue
+        if stale:
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    if removed:
+        _log.warning("Removed %d unfinished export director(y/ies) an interrupted earlier run left "
+                     "in %s: %s", len(removed), export_dir_base,
+                     sorted(os.path.basename(p) for p in removed))
+    return removed
+
+
+def remove_export(export_dir: str) -> None:
+    """Delete an export: renamed to a non-numeric name first, so a deletion cut short never
+    leaves an all-digit directory without saved_model.pb (which TF Serving would try to load)."""
+    base, stamp = os.path.split(os.path.normpath(export_dir))
+    doomed = os.path.join(base, _owned_name("deleting", stamp))
+    try:
+        os.rename(export_dir, doomed)
+    except FileNotFoundError:
+        return  # another process removed it already
+    shutil.rmtree(doomed, ignore_errors=True)
 
 
 def _set_method_names(export_dir: str, method_names: dict, as_text: bool) -> None:
@@ -146,6 +215,8 @@ def export_saved_model(model: Any, export_dir_base: str, serving_input_receiver_
         raise TypeError("serving_input_receiver_fn must be a function returning a "
                         f"ServingInputReceiver; got {serving_input_receiver_fn!r}")
     export_dir_base = os.fspath(export_dir_base)
+    model_dir_lib.check_directory(export_dir_base, "export_dir_base")
+    remove_leftovers(export_dir_base)
     captured = {}
 
     def serving_graph():
@@ -172,9 +243,8 @@ def export_saved_model(model: Any, export_dir_base: str, serving_input_receiver_
     module.model_variables = [v.value for v in model._world.variables()]  # pylint: disable=protected-access
     for attribute, value in tables.tracked_tables(wrapped, resources).items():
         setattr(module, attribute, value)  # feature columns' vocabulary tables
-    os.makedirs(export_dir_base, exist_ok=True)
     final_dir = _timestamped_dir(export_dir_base)
-    temp_dir = os.path.join(export_dir_base, "temp-" + os.path.basename(final_dir))
+    temp_dir = os.path.join(export_dir_base, _owned_name("temp", os.path.basename(final_dir)))
     try:
         tf.saved_model.save(module, temp_dir, signatures=functions)
         _set_method_names(temp_dir, method_names, as_text)
@@ -182,6 +252,10 @@ def export_saved_model(model: Any, export_dir_base: str, serving_input_receiver_
         if os.path.exists(final_dir):
             raise ExportError(f"{final_dir} appeared while exporting; not overwriting it")
         os.rename(temp_dir, final_dir)
+    except (tf.errors.OpError, OSError) as e:
+        shutil.rmtree(temp_dir, ignore_errors=True)
+        raise ExportError(f"Could not write the SavedModel '{final_dir}' under export_dir_base "
+                          f"'{export_dir_base}': {model_dir_lib.describe_os_error(e)}") from None
     except BaseException:
         shutil.rmtree(temp_dir, ignore_errors=True)
         raise

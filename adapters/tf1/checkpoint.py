@@ -21,26 +21,30 @@ import weakref
 
 import tensorflow as tf
 
+from adapters.tf1 import checkpoint_state
+from adapters.tf1 import model_dir as model_dir_lib
 from adapters.tf1 import scaffold as scaffold_lib
+from adapters.tf1.checkpoint_state import CheckpointError, DamagedCheckpointError
 from adapters.tf1.saver import SaverSettings, quiet_saver_logs
 from adapters.tf1.world import TF1World
 
-
-class CheckpointError(ValueError):
-    """A checkpoint does not fit the model_fn's variables."""
+__all__ = ["CheckpointError", "DamagedCheckpointError", "checkpoint_settings",
+           "restore_checkpoint", "save_checkpoint"]
 
 
 def _resolve(path: str) -> str:
-    """A checkpoint prefix from a prefix or a directory (its latest checkpoint)."""
+    """A checkpoint prefix from a prefix or a directory (its latest checkpoint, which must be
+    intact: see checkpoint_state)."""
     path = os.fspath(path)
-    if os.path.isdir(path):
-        latest = tf.train.latest_checkpoint(path)
+    if tf.io.gfile.isdir(path):
+        latest = checkpoint_state.latest(path, "restore")
         if latest is None:
             raise CheckpointError(f"No checkpoint found in directory '{path}'.")
         return latest
     if not tf.io.gfile.exists(path + ".index"):
         raise CheckpointError(f"'{path}' is neither a checkpoint prefix (no '{path}.index') "
                               "nor a directory with a 'checkpoint' file.")
+    checkpoint_state.check_prefix(path)
     return path
 
 
@@ -95,13 +99,26 @@ def save_checkpoint(world: TF1World, model_dir: str, max_to_keep: int | None = 5
     variables = _savable(settings.var_list if settings.var_list is not None
                          else world.global_variables())
     step = int(world.global_step.numpy())
-    os.makedirs(model_dir, exist_ok=True)
-    writer = _saver_for(world, model_dir, basename, variables, settings)
-    state = tf.train.get_checkpoint_state(model_dir)
-    with quiet_saver_logs():
-        writer.recover_last_checkpoints(list(state.all_model_checkpoint_paths) if state else [])
-        return writer.save(None, os.path.join(model_dir, basename), global_step=step,
-                           write_meta_graph=False)
+    model_dir = os.fspath(model_dir)
+    # The writer lock (re-entrant: Estimator.train holds it for the whole run) also removes
+    # what a killed earlier run left; a damaged `checkpoint` file is never overwritten here.
+    with model_dir_lib.writer_lock(model_dir):
+        state = checkpoint_state.read_state(model_dir)
+        if state.problem is not None:
+            raise DamagedCheckpointError(
+                f"Not saving a checkpoint into '{model_dir}': {state.problem}. Saving would "
+                "replace that file and leave the checkpoints it listed unmanaged; repair or "
+                "move it first.")
+        writer = _saver_for(world, model_dir, basename, variables, settings)
+        target = os.path.join(model_dir, basename)
+        try:
+            with quiet_saver_logs():
+                writer.recover_last_checkpoints(state.listed)
+                return writer.save(None, target, global_step=step, write_meta_graph=False)
+        except (tf.errors.OpError, OSError) as e:
+            raise model_dir_lib.ModelDirError(
+                f"Could not write checkpoint '{target}-{step}' in model_dir '{model_dir}': "
+                f"{model_dir_lib.describe_os_error(e)}") from None
 
 
 def restore_checkpoint(world: TF1World, path: str, allow_missing: bool = False) -> str:
@@ -112,10 +129,19 @@ def restore_checkpoint(world: TF1World, path: str, allow_missing: bool = False) 
     Scaffold saver that has a var_list, those variables (under its names) are what is read.
     """
     prefix = _resolve(path)
-    saved = dict(tf.train.list_variables(prefix))
+    try:
+        saved = dict(tf.train.list_variables(prefix))
+    except (tf.errors.OpError, ValueError) as e:
+        raise checkpoint_state.read_error(prefix, e) from None
     settings = scaffold_lib.checkpoint_saver(world)
     variables = (settings.var_list if settings is not None and settings.var_list is not None
                  else world.global_variables())
+    if not set(variables) - {"global_step"} and set(saved) - {"global_step"}:
+        raise CheckpointError(
+            f"Cannot restore '{prefix}' yet: the model has no variables besides global_step "
+            "(its model_fn has not run, and variables are created when it does). Call "
+            "model.build_variables(dataset, mode) first, then restore_checkpoint; otherwise the "
+            "weights would keep their initial values.")
     missing = sorted(set(variables) - set(saved))
     if missing and not allow_missing:
         raise CheckpointError(
@@ -126,13 +152,16 @@ def restore_checkpoint(world: TF1World, path: str, allow_missing: bool = False) 
     if wrong_shape:
         raise CheckpointError(f"Checkpoint '{prefix}' has variables of other shapes: {wrong_shape}")
     present = {n: v for n, v in variables.items() if n in saved and not _is_distributed(v)}
-    if present:
-        with quiet_saver_logs():
-            saver = tf.compat.v1.train.Saver(var_list=present)
-        saver.restore(None, prefix)
-    distributed = {n: v for n, v in variables.items() if n in saved and _is_distributed(v)}
-    if distributed:  # every copy gets the saved value
-        reader = tf.train.load_checkpoint(prefix)
-        for name, variable in distributed.items():
-            variable.assign(reader.get_tensor(name))
+    try:
+        if present:
+            with quiet_saver_logs():
+                saver = tf.compat.v1.train.Saver(var_list=present)
+            saver.restore(None, prefix)
+        distributed = {n: v for n, v in variables.items() if n in saved and _is_distributed(v)}
+        if distributed:  # every copy gets the saved value
+            reader = tf.train.load_checkpoint(prefix)
+            for name, variable in distributed.items():
+                variable.assign(reader.get_tensor(name))
+    except (tf.errors.OpError, ValueError) as e:  # truncated or unreadable data
+        raise checkpoint_state.read_error(prefix, e) from None
     return prefix
