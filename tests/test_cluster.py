@@ -66,3 +66,23 @@ def test_multi_worker_mirrored_chief_worker_evaluator(tmp_path):
     assert chief["contexts"][-1] == [2, 0] and worker["contexts"][-1] == [2, 1]
     assert evaluator["contexts"] == []  # the evaluator never trains
     assert not os.path.exists(os.path.join(model_dir, "eval"))  # the chief evaluated nothing
+
+
+def test_parameter_server_chief_worker_ps_evaluator(tmp_path):
+    """(b) ps training: the chief coordinates, worker and ps serve and exit by themselves."""
+    model_dir, out = str(tmp_path / "model"), str(tmp_path / "out")
+    cluster = make_cluster(chief=1, worker=2, ps=1, evaluator=1)
+    with LocalCluster(cluster, "ps", model_dir, out, ["--wait-for-eval"]) as run:
+        run.start_all()
+        codes = run.wait(timeout=150)
+        assert set(codes.values()) == {0}, run.logs()
+        reports = {n: run.report(n) for n in codes}
+        _check_evaluator_and_export(run, model_dir)
+    assert {r["result"] for r in reports.values()} == {"None"}
+    # The global step lives on the ps and the chief scheduled exactly max_steps steps.
+    assert checkpoint_steps(model_dir) == [0, 10, 20, 30]
+    assert tf.train.load_variable(model_dir, "global_step") == MAX_STEPS
+    # Workers and ps only served: their input_fn ran on the workers (through the chief's
+    # coordinator), never as a Python call in those processes; the evaluator never trained.
+    assert reports["worker0"]["contexts"] == reports["ps0"]["contexts"] == []
+    assert reports["evaluator0"]["contexts"] == []

@@ -112,8 +112,7 @@ def serve_until_done(config: Any, training_done: Callable[[], bool]) -> None:
     model_dir), or when the chief stays unreachable longer than
     session_creation_timeout_secs (a chief that never came back).
     """
-    wait_for_tasks(config, (CHIEF,))
-    server = start_server(config)
+    server = start_server(config)  # first: the chief waits for every worker and ps
     _log.info("Serving as %s:%d at %s until training is done.", config.task_type,
               config.task_id, server.target)
     chief = _address(config, CHIEF, 0)
@@ -123,7 +122,8 @@ def serve_until_done(config: Any, training_done: Callable[[], bool]) -> None:
             last_seen = time.monotonic()
         elif time.monotonic() - last_seen > config.session_creation_timeout_secs:
             raise ClusterUnreachableError(
-                f"The chief at {chief} has been unreachable for more than "
+                f"Task {config.task_type}:{config.task_id} could not reach the chief at {chief} "
+                "for more than "
                 f"{config.session_creation_timeout_secs:g} s and training is not done; "
                 f"{config.task_type}:{config.task_id} stops serving.")
         time.sleep(_POLL_SECS * 2)

@@ -346,12 +346,13 @@ class Estimator:
 
     def _spec_model(self) -> SpecModel:
         if self._model is None:
-            scope = self._strategy.scope() if self._strategy is not None else _no_scope()
             # Under parameter-server training the step runs on a remote worker: the variable it
             # writes must live on a ps (made under the strategy's scope).
-            with scope if cluster.is_parameter_server_strategy(self._strategy) else _no_scope():
+            with (self._strategy.scope() if cluster.is_parameter_server_strategy(self._strategy)
+                  else _no_scope()):
                 self._last_loss = tf.Variable(float("nan"), trainable=False, dtype=tf.float32,
                                               name="keras_spec_last_loss")
+            scope = self._strategy.scope() if self._strategy is not None else _no_scope()
             with scope:  # the strategy the model's steps run under
                 self._model = SpecModel(self._engine_model_fn(), params=self._params,
                                         config=self._config)
