@@ -95,7 +95,8 @@ class LocalCluster:
                          for name, p in self.procs.items())
 
     def report(self, name: str) -> dict:
-        with open(os.path.join(self.out_dir, f"{name}.json")) as f:
+        """What the latest process of task `name` wrote (cluster_task.py's <task>-<pid>.json)."""
+        with open(os.path.join(self.out_dir, f"{name}-{self.procs[name].pid}.json")) as f:
             return json.load(f)
 
     def evaluated(self) -> list[dict]:

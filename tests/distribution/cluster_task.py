@@ -92,6 +92,16 @@ class RecordingExporter(LatestExporter):
         return path
 
 
+class SlowSaves(tf.compat.v1.train.CheckpointSaverListener):
+    """Fault tests: a run that lasts long enough to kill a task in the middle of it."""
+
+    def __init__(self, secs):
+        self.secs = secs
+
+    def after_save(self, session, global_step_value):
+        time.sleep(self.secs)
+
+
 class WaitForEvaluator(tf.compat.v1.train.CheckpointSaverListener):
     """Test synchronisation: after each save, wait until the evaluator has evaluated it."""
 
@@ -115,6 +125,7 @@ def main():
     parser.add_argument("--wait-for-eval", action="store_true")
     parser.add_argument("--step-delay", type=float, default=0.0)
     parser.add_argument("--session-timeout", type=int, default=60)
+    parser.add_argument("--save-sleep", type=float, default=0.0)
     args = parser.parse_args()
     task = json.loads(os.environ.get("TF_CONFIG", "{}")).get("task", {})
     name = f"{task.get('type', 'local')}{task.get('index', 0)}"
@@ -149,15 +160,20 @@ def main():
     exporter = RecordingExporter(args.out_dir, "latest", serving_input_receiver_fn,
                                  exports_to_keep=None)
     listeners = [WaitForEvaluator(args.out_dir)] if args.wait_for_eval else []
+    if args.save_sleep:
+        listeners.append(SlowSaves(args.save_sleep))
+    latest = tf.train.latest_checkpoint(args.model_dir)
+    resumed_from = int(latest.rsplit("-", 1)[1]) if latest else None
     train_spec = TrainSpec(train_input_fn, max_steps=args.max_steps, saving_listeners=listeners)
     eval_spec = EvalSpec(eval_input_fn, steps=None, name="holdout", exporters=[exporter],
                          start_delay_secs=0, throttle_secs=0)
     result = train_and_evaluate(estimator, train_spec, eval_spec)
-    report = {"result": repr(result), "is_chief": config.is_chief, "contexts": contexts}
+    report = {"result": repr(result), "is_chief": config.is_chief, "contexts": contexts,
+              "resumed_from": resumed_from}
     if config.task_type in ("chief", "worker") and args.mode == "mwms":
         report["w"] = estimator.get_variable_value("w").tolist()
         report["global_step"] = int(estimator.get_variable_value("global_step"))
-    with open(os.path.join(args.out_dir, f"{name}.json"), "w") as f:
+    with open(os.path.join(args.out_dir, f"{name}-{os.getpid()}.json"), "w") as f:
         json.dump(report, f)
 
 
