@@ -86,3 +86,24 @@ def test_parameter_server_chief_worker_ps_evaluator(tmp_path):
     # coordinator), never as a Python call in those processes; the evaluator never trained.
     assert reports["worker0"]["contexts"] == reports["ps0"]["contexts"] == []
     assert reports["evaluator0"]["contexts"] == []
+
+
+def test_example_through_the_local_cluster_launcher(tmp_path):
+    """examples/launch_local_cluster.py runs the distributed example (ps training + evaluator)."""
+    import subprocess
+    import sys
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    model_dir = str(tmp_path / "model")
+    done = subprocess.run(
+        [sys.executable, os.path.join(root, "examples", "launch_local_cluster.py"), "--workers",
+         "1", "--ps", "1", "--evaluator", "--model-dir", model_dir, "--timeout", "150", "--",
+         "--max-steps", "200"], capture_output=True, text=True, timeout=180,
+        env=dict(os.environ, CUDA_VISIBLE_DEVICES="-1", TF_CPP_MIN_LOG_LEVEL="2"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    for task in ("chief0", "worker0", "ps0", "evaluator0"):
+        assert f"{task} exited 0" in done.stdout
+    with open(os.path.join(model_dir, "task_logs", "evaluator0.log")) as f:
+        line = [l for l in f.read().splitlines() if l.startswith("final accuracy")][-1]
+    accuracy, step = float(line.split()[2]), int(line.split()[-1])
+    assert step == 200 and accuracy > 0.9, line
+    assert os.listdir(os.path.join(model_dir, "export", "classifier"))

@@ -27,21 +27,36 @@ def build_variables(model: Any, strategy: tf.distribute.Strategy, element_spec: 
     strategy's scope, where every variable creation is placed on a ps.
     """
     model._ensure_compiled()  # pylint: disable=protected-access
-    core = model._core(ModeKeys.TRAIN)  # pylint: disable=protected-access
     features, labels = split_features_labels(element_spec)
     with strategy.scope():
-        tf.function(lambda f, l: strategy.run(core, args=(f, l)),
-                    autograph=False).get_concrete_function(features, labels)
+        tf.function(_replicated(model, strategy), autograph=False).get_concrete_function(
+            features, labels)
 
 
 def worker_train_function(model: Any, strategy: tf.distribute.Strategy) -> Any:
     """A tf.function(iterator) -> loss running one TRAIN step on the worker that executes it."""
-    core = model._core(ModeKeys.TRAIN)  # pylint: disable=protected-access
+    replicated = _replicated(model, strategy)
 
     @tf.function(autograph=False)
     def train_step(iterator):
         features, labels = split_features_labels(next(iterator))
-        loss, _summaries, _host_call = strategy.run(core, args=(features, labels))
+        loss, _summaries, _host_call = replicated(features, labels)
         return loss
 
     return train_step
+
+
+def _replicated(model: Any, strategy: tf.distribute.Strategy) -> Any:
+    """The TRAIN core's Python body inside strategy.run, in the model's TF1 world.
+
+    compat.v1 optimizers make their slots inside merge_call, on the calling thread's graph:
+    the TF1 world must be entered there too (as distributed_steps does), and the body must not
+    be a nested tf.function (whose first-call-only variable rule the slots would break).
+    """
+    body = model._train_core  # pylint: disable=protected-access
+
+    def replicated(features, labels):
+        with model._world.call(ModeKeys.TRAIN):  # pylint: disable=protected-access
+            return strategy.run(body, args=(features, labels))
+
+    return replicated
