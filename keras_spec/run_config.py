@@ -93,28 +93,67 @@ class RunConfig:
         self._read_tf_config()
 
     def _read_tf_config(self) -> None:
+        """Cluster fields as tf.estimator 2.15's RunConfig derived them from TF_CONFIG.
+
+        The evaluator is not part of the training cluster: it sees an empty cluster, no
+        replicas and no global id. Task ids are ordered chief first, then the other jobs
+        alphabetically, ps last (tf.estimator's `global_id_in_cluster`).
+        """
         raw = os.environ.get("TF_CONFIG", "")
         try:
             tf_config = json.loads(raw) if raw else {}
         except json.JSONDecodeError as e:
             raise ValueError(f"TF_CONFIG is not valid JSON: {e}; got {raw[:200]!r}") from None
+        if not isinstance(tf_config, dict):
+            raise ValueError(f"TF_CONFIG must be a JSON object; got {raw[:200]!r}")
         cluster = tf_config.get("cluster", {}) or {}
         task = tf_config.get("task", {}) or {}
-        self.cluster_spec = cluster
+        if not isinstance(cluster, dict) or not all(
+                isinstance(v, list) for v in cluster.values()):
+            raise ValueError("TF_CONFIG['cluster'] must map job names to lists of 'host:port' "
+                             f"addresses; got {cluster!r}")
         self.task_type = task.get("type", "worker")
-        self.task_id = int(task.get("index", 0))
+        try:
+            self.task_id = int(task.get("index", 0))
+        except (TypeError, ValueError):
+            raise ValueError("TF_CONFIG['task']['index'] must be an integer; got "
+                             f"{task.get('index')!r}") from None
+        self.service = tf_config.get("service")
+        self.evaluation_master = ""
+        self.master = ""
+        if cluster and self.task_type == "evaluator":  # not part of the training cluster
+            self.cluster_spec, self.is_chief = {}, False
+            self.num_worker_replicas, self.num_ps_replicas = 0, 0
+            self.global_id_in_cluster = None
+            return
+        self.cluster_spec = cluster
         workers = len(cluster.get("worker", [])) + len(cluster.get("chief", []))
         self.num_worker_replicas = max(workers, 1)
         self.num_ps_replicas = len(cluster.get("ps", []))
+        if not cluster:
+            self.is_chief, self.global_id_in_cluster = True, 0
+            return
+        addresses = cluster.get(self.task_type)
+        if not addresses or not 0 <= self.task_id < len(addresses):
+            raise ValueError(
+                f"TF_CONFIG: task {{'type': {self.task_type!r}, 'index': {self.task_id}}} is not "
+                f"in its cluster (jobs: {sorted(cluster)}); set 'task' to one of the cluster's "
+                "tasks, or 'evaluator'.")
+        self.master = f"grpc://{addresses[self.task_id]}"
         if "chief" in cluster:
             self.is_chief = self.task_type == "chief"
-        else:
+        else:  # a chief-less cluster (MultiWorkerMirroredStrategy): worker 0 is the chief
             self.is_chief = self.task_type in ("worker", "master") and self.task_id == 0
-        self.global_id_in_cluster = 0 if self.is_chief else self.task_id + (
-            1 if "chief" in cluster else 0)
-        self.master = ""
-        self.evaluation_master = ""
-        self.service = tf_config.get("service")
+        chief = "chief" if "chief" in cluster else None
+        order = ([chief] if chief else []) + sorted(
+            job for job in cluster if job not in (chief, "ps")) + (
+                ["ps"] if "ps" in cluster else [])
+        self.global_id_in_cluster = 0
+        for job in order:
+            if job == self.task_type:
+                self.global_id_in_cluster += self.task_id
+                break
+            self.global_id_in_cluster += len(cluster[job])
 
     def replace(self, **kwargs: Any) -> "RunConfig":
         """A copy with some constructor fields changed (unknown names are an error)."""

@@ -57,6 +57,19 @@ def _per_replica_spec(spec: Any, replicas: int) -> Any:
     return tf.nest.map_structure(split, spec)
 
 
+def global_spec(per_replica_spec: Any, replicas: int) -> Any:
+    """The global batch's TensorSpecs of a per-replica element spec (one replica's batch times
+    the replicas); a PerReplicaSpec (several local replicas) counts by its first component."""
+    def scale(s):
+        value_specs = getattr(s, "_value_specs", None)  # PerReplicaSpec (TF 2.21)
+        if value_specs:
+            s = value_specs[0]
+        if not isinstance(s, tf.TensorSpec) or not s.shape.rank or s.shape[0] is None:
+            return s
+        return tf.TensorSpec([s.shape[0] * replicas] + s.shape[1:].as_list(), s.dtype)
+    return tf.nest.map_structure(scale, per_replica_spec)
+
+
 def trace_replica_step(model: Any, core: Callable, mode: str, features: Any, labels: Any) -> None:
     """Trace one replicated step without running it: creates the variables and begins hooks
     before Keras's first step (as build_variables does on one device)."""

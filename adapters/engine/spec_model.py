@@ -347,7 +347,13 @@ class SpecModel(keras.Model):
             setattr(self, attr, None)
         needs_trace = (mode == ModeKeys.TRAIN or mode not in self._cores or bool(bridged)
                        or (previous is not None and bool(previous.hooks)))
-        if isinstance(x, tf.data.Dataset) and needs_trace and (
+        if isinstance(x, tf.distribute.DistributedDataset) and mode != ModeKeys.PREDICT:
+            # Per-worker input (distribute_datasets_from_function): trace with the global batch
+            # its replicas make together.
+            if needs_trace:
+                self.build_variables(distributed_steps.global_spec(x.element_spec,
+                                                                   self._replicas()), mode)
+        elif isinstance(x, tf.data.Dataset) and needs_trace and (
                 self._replicas() == 1 or mode != ModeKeys.PREDICT):
             # Variables exist before callbacks run (BackupAndRestore, ModelCheckpoint restores);
             # the traced core is reused by Keras's own first step.

@@ -30,7 +30,9 @@ import tensorflow as tf
 
 from keras_spec import ModeKeys
 
+from adapters.estimator import cluster
 from adapters.estimator import event_files
+from adapters.estimator import ps_training
 from adapters.estimator import input_fn as input_fns
 from adapters.estimator import warm_start as warm_starting
 from adapters.tf1 import checkpoint_state
@@ -217,6 +219,10 @@ class Estimator:
                 "strategy to both, or only train_distribute (metrics are computed across all "
                 "replicas, so they equal a single-device evaluation).")
         self._strategy = train_strategy or eval_strategy
+        if self._config.task_type == "evaluator":
+            # tf.estimator's evaluator task built no strategy: it is not part of the training
+            # cluster and evaluates checkpoints on its own.
+            self._strategy = None
         self._model: SpecModel | None = None
         self._last_loss: tf.Variable | None = None
         self._summary_first: tf.Variable | None = None
@@ -229,7 +235,11 @@ class Estimator:
 
     @property
     def config(self) -> RunConfig:
-        return copy.deepcopy(self._config)
+        """A copy, as tf.estimator gave; the strategies in it are shared, not copied
+        (MultiWorkerMirroredStrategy refuses a deep copy in eager mode)."""
+        memo = {id(s): s for s in (self._config.train_distribute,
+                                   self._config.eval_distribute) if s is not None}
+        return copy.deepcopy(self._config, memo)
 
     @property
     def params(self) -> dict:
@@ -345,10 +355,14 @@ class Estimator:
 
     def _spec_model(self) -> SpecModel:
         if self._model is None:
-            self._last_loss = tf.Variable(float("nan"), trainable=False, dtype=tf.float32,
-                                          name="keras_spec_last_loss")
-            self._summary_first = tf.Variable(1, trainable=False, dtype=tf.int64,
-                                              name="keras_spec_first_summary_step")
+            # Under parameter-server training the step runs on a remote worker: the variables it
+            # writes must live on a ps (made under the strategy's scope).
+            with (self._strategy.scope() if cluster.is_parameter_server_strategy(self._strategy)
+                  else _no_scope()):
+                self._last_loss = tf.Variable(float("nan"), trainable=False, dtype=tf.float32,
+                                              name="keras_spec_last_loss")
+                self._summary_first = tf.Variable(1, trainable=False, dtype=tf.int64,
+                                                  name="keras_spec_first_summary_step")
             scope = self._strategy.scope() if self._strategy is not None else _no_scope()
             with scope:  # the strategy the model's steps run under
                 self._model = SpecModel(self._engine_model_fn(), params=self._params,
@@ -360,9 +374,13 @@ class Estimator:
                 keep_checkpoint_every_n_hours=self._config.keep_checkpoint_every_n_hours))
         return self._model
 
-    def _input(self, input_fn: Callable, mode: str) -> tf.data.Dataset:
+    def _input(self, input_fn: Callable, mode: str,
+               input_context: tf.distribute.InputContext | None = None) -> tf.data.Dataset:
+        if input_context is None and mode == ModeKeys.TRAIN:
+            input_context = input_fns.worker_input_context(self._strategy)
         result = input_fns.call_input_fn(input_fn, mode, self._input_fn_params(mode), self.config,
-                                         params_required=self._params_required_by_input_fn())
+                                         params_required=self._params_required_by_input_fn(),
+                                         input_context=input_context)
         return input_fns.to_dataset(result, mode)
 
     def _load(self, model: SpecModel, checkpoint_path: str | None) -> None:
@@ -439,6 +457,15 @@ class Estimator:
         hooks = check_hooks(hooks)
         listeners = check_listeners(saving_listeners)
         config = self._config
+        if cluster.is_parameter_server_strategy(self._strategy):
+            if max_steps is None:
+                if steps is None:
+                    raise ValueError("Parameter-server training needs a step count: pass "
+                                     "max_steps (TrainSpec(max_steps=...)) or steps.")
+                max_steps = _global_step_in(self._model_dir) + steps
+            with _random_seed(config.tf_random_seed):
+                ps_training.train(self, input_fn, max_steps, hooks, listeners)
+            return self
         with _random_seed(config.tf_random_seed):
             latest = checkpoint_state.latest(self._model_dir, "train")
             model, dataset = self._prepare(input_fn, ModeKeys.TRAIN, latest)
@@ -453,6 +480,9 @@ class Estimator:
                     _log.info("Skipping training since max_steps has already saved.")
                     return self
                 dataset = dataset.take(to_run)  # exact, whatever steps_per_execution is
+            if input_fns.is_multi_worker(self._strategy):
+                per_worker = dataset  # already made with this worker's input_context
+                dataset = input_fns.per_worker_input(self._strategy, lambda _: per_worker)
             if self._train_writer is None:  # only the chief writes summaries, as tf.estimator
                 self._train_writer = (event_files.writer_for(self._model_dir) if config.is_chief
                                       else tf.summary.create_noop_writer())

@@ -23,11 +23,13 @@ _log = logging.getLogger("keras_spec")
 
 
 def call_input_fn(input_fn: Callable, mode: str, params: dict, config: Any,
-                  params_required: bool = False) -> Any:
+                  params_required: bool = False,
+                  input_context: tf.distribute.InputContext | None = None) -> Any:
     """`input_fn(**kwargs)` with the arguments it names, bound by name as tf.estimator did.
 
     `params_required` is TPUEstimator's rule: the batch size reaches input_fn through
-    `params['batch_size']`, so an input_fn without `params` is an error.
+    `params['batch_size']`, so an input_fn without `params` is an error. `input_context` is
+    the strategy's (this worker's input pipeline); without one, a single-pipeline context.
     """
     if not callable(input_fn):
         raise TypeError(f"`input_fn` must be callable, given: {input_fn!r}")
@@ -43,8 +45,8 @@ def call_input_fn(input_fn: Callable, mode: str, params: dict, config: Any,
     if "config" in names:
         kwargs["config"] = config
     if "input_context" in names:
-        # One input pipeline on one device (tf.estimator passed a context only under a strategy).
-        kwargs["input_context"] = tf.distribute.InputContext()
+        # Without a strategy: one input pipeline on one device.
+        kwargs["input_context"] = input_context or tf.distribute.InputContext()
     return input_fn(**kwargs)
 
 
@@ -76,6 +78,46 @@ def to_dataset(result: Any, mode: str) -> tf.data.Dataset:
                  "(tf.estimator would have run on them forever).",
                  "evaluation" if mode == ModeKeys.EVAL else "prediction")
     return dataset
+
+
+def is_multi_worker(strategy: Any) -> bool:
+    """A synchronous strategy whose replicas span several worker processes (MWMS).
+
+    Wraps TF's private `extended._in_multi_worker_mode()` (the only direct answer; checked
+    on TF 2.21). Parameter-server training has its own input path (ps_training.py).
+    """
+    if strategy is None or isinstance(strategy,
+                                      tf.distribute.experimental.ParameterServerStrategy):
+        return False
+    return bool(strategy.extended._in_multi_worker_mode())  # pylint: disable=protected-access
+
+
+def worker_input_context(strategy: Any) -> tf.distribute.InputContext | None:
+    """This worker's input pipeline under a multi-worker strategy (None otherwise).
+
+    As MultiWorkerMirroredStrategy numbers its workers: the chief first, then the workers.
+    """
+    if not is_multi_worker(strategy):
+        return None
+    resolver = strategy.cluster_resolver
+    jobs = resolver.cluster_spec().as_dict()
+    chiefs = len(jobs.get("chief", []))
+    workers = chiefs + len(jobs.get("worker", []))
+    pipeline = 0 if resolver.task_type == "chief" else chiefs + int(resolver.task_id)
+    return tf.distribute.InputContext(num_input_pipelines=workers, input_pipeline_id=pipeline,
+                                      num_replicas_in_sync=strategy.num_replicas_in_sync)
+
+
+def per_worker_input(strategy: Any, make_dataset: Callable[[Any], tf.data.Dataset]) -> Any:
+    """Training input under a multi-worker strategy, as tf.estimator 2.15 fed it.
+
+    tf.estimator called the input_fn through `strategy.distribute_datasets_from_function`: it
+    gets this worker's `input_context` (num_input_pipelines = number of workers,
+    input_pipeline_id = this worker) and returns this worker's batch, which is not split
+    further (one replica per worker). Keras would otherwise treat the dataset as the global
+    batch and shard it across workers. `make_dataset(context)` returns the (trimmed) dataset.
+    """
+    return strategy.distribute_datasets_from_function(make_dataset)
 
 
 def features_only(dataset: tf.data.Dataset) -> tf.data.Dataset:

@@ -5,20 +5,26 @@ CheckpointSaverListener: after each checkpoint (except the one written when trai
 it evaluates that checkpoint, at most once every `throttle_secs`, and runs the exporters; when
 training ends it evaluates the final checkpoint if that was not done yet. Training's input
 pipeline is never restarted for evaluation. Returns `(eval_result, export_results)` of the last
-evaluation, as TF 2.x did. Distributed modes (TF_CONFIG with a cluster) are not supported.
+evaluation, as TF 2.x did.
+
+Under a TF_CONFIG cluster every task runs the same call and does its role's work (cluster.py):
+the chief and workers train (the chief alone checkpoints), an `evaluator` task evaluates and
+exports each new checkpoint (evaluator.py), `ps` tasks serve; nothing is evaluated in the
+training tasks, and every task returns None, as in tf.estimator.
 """
 
 from __future__ import annotations
 
 import collections
 import logging
-import os
 import time
 from typing import Any, Callable
 
 import tensorflow as tf
 
+from adapters.estimator import cluster
 from adapters.estimator.estimator import Estimator, check_hooks, check_listeners
+from adapters.estimator.evaluator import evaluate_and_export, run_evaluator
 
 _log = logging.getLogger("keras_spec")
 
@@ -135,21 +141,8 @@ class _EvaluateAfterSave(tf.compat.v1.train.CheckpointSaverListener):
         if not checkpoint or checkpoint == self._previous_checkpoint:
             raise RuntimeError("There was no new checkpoint after the training. Eval status: "
                                f"{'missing checkpoint' if not checkpoint else 'no new checkpoint'}")
-        metrics = self._estimator.evaluate(
-            self._eval_spec.input_fn, steps=self._eval_spec.steps, name=self._eval_spec.name,
-            checkpoint_path=checkpoint, hooks=list(self._eval_spec.hooks))
-        if not isinstance(metrics, dict) or "global_step" not in metrics:
-            raise ValueError("Estimator.evaluate should return a dict with `global_step`; got "
-                             f"{metrics!r}")
-        final = bool(self._max_steps) and metrics["global_step"] >= self._max_steps
-        base = os.path.join(self._estimator.model_dir, "export")
-        self.export_results = [
-            exporter.export(estimator=self._estimator,
-                            export_path=os.path.join(base, exporter.name),
-                            checkpoint_path=checkpoint, eval_result=metrics,
-                            is_the_final_export=final)
-            for exporter in self._eval_spec.exporters]
-        self.eval_result = metrics
+        self.eval_result, self.export_results = evaluate_and_export(
+            self._estimator, self._eval_spec, checkpoint, self._max_steps)
         self._previous_checkpoint = checkpoint
 
 
@@ -163,10 +156,10 @@ def train_and_evaluate(estimator: Estimator, train_spec: TrainSpec,
     if not isinstance(train_spec, TrainSpec):
         raise TypeError(f"`train_spec` must have type `TrainSpec`. Got: {type(train_spec)}")
     config = estimator.config
-    if config.cluster_spec or config.task_type == "evaluator":
-        raise NotImplementedError(
-            "train_and_evaluate with a TF_CONFIG cluster (distributed training, a separate "
-            "evaluator task) is not supported; unset TF_CONFIG to train and evaluate locally.")
+    role = cluster.role_of(config)
+    if role != cluster.LOCAL:
+        _train_and_evaluate_in_cluster(role, estimator, train_spec, eval_spec)
+        return None
     _log.info("Start train and evaluate loop. The evaluate will happen after every checkpoint. "
               "Checkpoint frequency is determined based on RunConfig arguments: "
               "save_checkpoints_steps %s or save_checkpoints_secs %s.",
@@ -176,3 +169,53 @@ def train_and_evaluate(estimator: Estimator, train_spec: TrainSpec,
                     max_steps=train_spec.max_steps,
                     saving_listeners=list(train_spec.saving_listeners) + [listener])
     return listener.eval_result, listener.export_results
+
+
+def _train_and_evaluate_in_cluster(role: str, estimator: Estimator, train_spec: TrainSpec,
+                                   eval_spec: EvalSpec) -> None:
+    """One task's share of distributed train_and_evaluate (see cluster.py)."""
+    config = estimator._config  # pylint: disable=protected-access  (no deep copy of a strategy)
+    _log.info("Running train_and_evaluate as %s:%d of a TF_CONFIG cluster.", config.task_type,
+              config.task_id)
+    if role == cluster.EVALUATOR:
+        run_evaluator(estimator, eval_spec, train_spec.max_steps)
+        return
+    parameter_servers = cluster.has_parameter_servers(config)
+    if parameter_servers and train_spec.max_steps is None:
+        raise ValueError("Parameter-server training (a TF_CONFIG cluster with 'ps' tasks) needs "
+                         "TrainSpec(max_steps=...): the chief schedules that many steps and the "
+                         "other tasks serve until the checkpoint of that step exists.")
+    if role == cluster.PS or (parameter_servers and role == cluster.WORKER):
+        def training_done() -> bool:
+            latest = estimator.latest_checkpoint()
+            return bool(latest) and _checkpoint_step(latest) >= train_spec.max_steps
+        cluster.serve_until_done(config, training_done)
+        return
+    if parameter_servers:  # the chief coordinates parameter-server training
+        cluster.wait_for_tasks(config, ("worker", "ps"))
+        strategy = estimator._strategy  # pylint: disable=protected-access
+        if not cluster.is_parameter_server_strategy(strategy):
+            if strategy is not None:
+                raise ValueError(
+                    "A TF_CONFIG cluster with 'ps' tasks runs parameter-server training, but "
+                    f"RunConfig.train_distribute is {type(strategy).__name__}. Leave "
+                    "train_distribute unset (or pass a ParameterServerStrategy built on the "
+                    "chief), or remove the 'ps' tasks for synchronous training.")
+            estimator._strategy = cluster.parameter_server_strategy(config)  # pylint: disable=protected-access
+    else:
+        cluster.wait_for_tasks(config, ("chief", "worker"))
+        if config.train_distribute is None:
+            _log.warning("A TF_CONFIG cluster without 'ps' tasks and without "
+                         "RunConfig(train_distribute=...): each training task trains on its own "
+                         "and only the chief's model is saved. Set train_distribute="
+                         "tf.distribute.MultiWorkerMirroredStrategy() to train together.")
+    estimator.train(train_spec.input_fn, hooks=list(train_spec.hooks),
+                    max_steps=train_spec.max_steps,
+                    saving_listeners=list(train_spec.saving_listeners))
+
+
+def _checkpoint_step(checkpoint: str) -> int:
+    try:
+        return int(tf.train.load_variable(checkpoint, "global_step"))
+    except (tf.errors.NotFoundError, ValueError):
+        return int(checkpoint.rsplit("-", 1)[-1]) if checkpoint.rsplit("-", 1)[-1].isdigit() else 0

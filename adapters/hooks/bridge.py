@@ -178,6 +178,7 @@ class HookRunner:
         self._fresh: list = []                       # hooks traced after the session started
         self._started = False
         self._pending: list = []
+        self._stale: dict[int, Any] = {}              # id(fetch) -> global step before the step
         self.stop_requested = False
 
     # -- trace time (inside the model_fn's TF1 world) --------------------------------------------
@@ -258,10 +259,13 @@ class HookRunner:
             hook.after_create_session(_SessionShim(self, hook), None)
         self._fresh = []
         self._pending = []
+        self._stale = {}
         for hook in self.hooks:
             context = _train.SessionRunContext(_train.SessionRunArgs(None), _SessionShim(self, hook))
             args = hook.before_run(context)
             self._pending.append((hook, context, args))
+            if args is not None:
+                self._remember_stale_global_step(args.fetches)
 
     def after_run(self) -> None:
         for hook, context, args in self._pending:
@@ -274,8 +278,25 @@ class HookRunner:
                 self.stop_requested = True
         self._pending = []
 
+    def _is_global_step(self, fetch: Any) -> bool:
+        step = getattr(self.world, "global_step", None)
+        if step is None or isinstance(fetch, (str, tf.Operation)):
+            return False
+        if isinstance(fetch, tf.Variable):
+            return fetch is step.value or fetch is step
+        return self._read_of.get(self._key(fetch)) is step.value
+
+    def _remember_stale_global_step(self, fetches: Any) -> None:
+        """tf.estimator's session.run fetched the global step with the train op without a
+        dependency on it: hooks saw the step count before the step (0..N-1). Read it now."""
+        for fetch in tf.nest.flatten(fetches):
+            if self._is_global_step(fetch):
+                self._stale[id(fetch)] = self.world.global_step.value.numpy()
+
     def _value(self, fetch: Any, hook: Any) -> Any:
         """A fetched value as of the end of the step (or execution) that just ran."""
+        if id(fetch) in self._stale:
+            return self._stale[id(fetch)]
         if isinstance(fetch, tf.Variable):
             return fetch.numpy()
         key = self._key(fetch)
