@@ -85,9 +85,6 @@ def test_script_checkpoint_holds_what_tf_estimator_checkpointed(script_run):
     assert "signal_early_stopping/STOP" in script_run["checkpoint_variables"]
 
 
-@pytest.mark.xfail(strict=True, reason="a user hook fetching the global step gets its value "
-                   "after the step (1..N); tf.estimator's fetch usually read it before (0..N-1): "
-                   "adapters/hooks/bridge.py, not yet assigned")
 def test_script_user_hook_sees_global_steps_as_tf_estimator(script_run):
     assert script_run["recorded_steps"] == GOLDEN["script"]["recorded_steps"]
 
