@@ -1,4 +1,4 @@
-"""A tf.estimator script, run by keras-spec with only its imports changed.
+"""A tf.estimator script, run by keras-spec with one line added (`install()`).
 
 Everything below the imports is what a TF 1.x / TF 2.x (<= 2.15) user wrote: a model_fn with
 tf.compat.v1 variables, losses, metrics, summaries and optimizer; input_fns returning
@@ -35,17 +35,7 @@ tf = startup.import_tensorflow()  # without the CUDA "error" line on CPU-only ma
 
 import numpy as np  # noqa: E402
 
-# -- the only lines that differ from the tf.estimator script ---------------------------------
-# was: EstimatorSpec, ModeKeys, export = (tf.estimator.EstimatorSpec, tf.estimator.ModeKeys,
-#                                         tf.estimator.export)
-#      ClassificationOutput = tf.estimator.export.ClassificationOutput
-#      Estimator, RunConfig, TrainSpec, EvalSpec, FinalExporter, train_and_evaluate = (
-#          tf.estimator.Estimator, tf.estimator.RunConfig, ...)
-from keras_spec import EstimatorSpec, ModeKeys, export  # noqa: E402
-from keras_spec.export_output import ClassificationOutput  # noqa: E402
-from adapters import (Estimator, EvalSpec, FinalExporter, RunConfig, TrainSpec,  # noqa: E402
-                      train_and_evaluate)
-# ---------------------------------------------------------------------------------------------
+import adapters.estimator; adapters.estimator.install()  # noqa: E402,E702  the one added line
 
 FEATURES = ["debt_ratio", "years_employed"]
 
@@ -73,15 +63,16 @@ def model_fn(features, labels, mode, params):
     logits = tf.squeeze(dense(hidden, 1, "logits"), axis=1)
     probability = tf.sigmoid(logits)
     predicted = tf.cast(probability > 0.5, tf.int64)
-    if mode == ModeKeys.PREDICT:
+    if mode == tf.estimator.ModeKeys.PREDICT:
         scores = tf.stack([1.0 - probability, probability], axis=1)
         classes = tf.tile(tf.constant([["repaid", "default"]]), [tf.shape(scores)[0], 1])
-        return EstimatorSpec(mode, predictions={"probability": probability, "class": predicted},
-                             export_outputs={"serving_default": ClassificationOutput(
-                                 scores=scores, classes=classes)})
+        return tf.estimator.EstimatorSpec(
+            mode, predictions={"probability": probability, "class": predicted},
+            export_outputs={"serving_default": tf.estimator.export.ClassificationOutput(
+                scores=scores, classes=classes)})
     loss = tf.compat.v1.losses.sigmoid_cross_entropy(labels, logits)
-    if mode == ModeKeys.EVAL:
-        return EstimatorSpec(mode, loss=loss, eval_metric_ops={
+    if mode == tf.estimator.ModeKeys.EVAL:
+        return tf.estimator.EstimatorSpec(mode, loss=loss, eval_metric_ops={
             "accuracy": tf.compat.v1.metrics.accuracy(labels, predicted),
             "auc": tf.compat.v1.metrics.auc(labels, probability)})
     global_step = tf.compat.v1.train.get_global_step()
@@ -89,7 +80,7 @@ def model_fn(features, labels, mode, params):
                                                          decay_steps=200, decay_rate=0.8)
     tf.compat.v1.summary.scalar("learning_rate", learning_rate)
     train_op = tf.compat.v1.train.AdamOptimizer(learning_rate).minimize(loss, global_step)
-    return EstimatorSpec(mode, loss=loss, train_op=train_op)
+    return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op)
 
 
 def make_input_fn(features, labels, training):
@@ -103,7 +94,7 @@ def make_input_fn(features, labels, training):
 
 def serving_input_receiver_fn():
     feature_spec = {name: tf.io.FixedLenFeature([], tf.float32) for name in FEATURES}
-    return export.build_parsing_serving_input_receiver_fn(feature_spec)()
+    return tf.estimator.export.build_parsing_serving_input_receiver_fn(feature_spec)()
 
 
 def main(argv=None) -> dict:
@@ -112,16 +103,18 @@ def main(argv=None) -> dict:
 
     train_x, train_y = make_data(4000, seed=0)
     eval_x, eval_y = make_data(1000, seed=1)
-    config = RunConfig(model_dir=model_dir, save_checkpoints_steps=200, tf_random_seed=42,
-                       log_step_count_steps=200)
-    estimator = Estimator(model_fn, config=config,
-                          params={"hidden_units": 16, "learning_rate": 0.05, "batch_size": 64})
-    train_spec = TrainSpec(make_input_fn(train_x, train_y, training=True),
-                           max_steps=args.max_steps)
-    eval_spec = EvalSpec(make_input_fn(eval_x, eval_y, training=False), steps=None,
-                         exporters=[FinalExporter("loans", serving_input_receiver_fn)],
-                         throttle_secs=0)
-    metrics, exports = train_and_evaluate(estimator, train_spec, eval_spec)
+    config = tf.estimator.RunConfig(model_dir=model_dir, save_checkpoints_steps=200,
+                                    tf_random_seed=42, log_step_count_steps=200)
+    estimator = tf.estimator.Estimator(
+        model_fn, config=config,
+        params={"hidden_units": 16, "learning_rate": 0.05, "batch_size": 64})
+    train_spec = tf.estimator.TrainSpec(make_input_fn(train_x, train_y, training=True),
+                                        max_steps=args.max_steps)
+    eval_spec = tf.estimator.EvalSpec(
+        make_input_fn(eval_x, eval_y, training=False), steps=None,
+        exporters=[tf.estimator.FinalExporter("loans", serving_input_receiver_fn)],
+        throttle_secs=0)
+    metrics, exports = tf.estimator.train_and_evaluate(estimator, train_spec, eval_spec)
     print("evaluation:", {k: round(float(v), 4) for k, v in metrics.items()})
 
     # Serve the export with TensorFlow only: classify two applicants from tf.Example protos.
