@@ -240,6 +240,13 @@ def hook_train_function(model: SpecModel) -> Callable:
                                (tf.constant(0), tf.constant(0)))
         return ran, {"loss": model._loss_tracker.result()}  # pylint: disable=protected-access
 
+    @tf.function(autograph=False, reduce_retracing=True)
+    def one_step(iterator):
+        """One step without control flow (a 1-step while_loop costs ~3x more per call); an
+        OutOfRangeError before it means no step ran."""
+        run_step(iterator.get_next())
+        return {"loss": model._loss_tracker.result()}  # pylint: disable=protected-access
+
     concrete: dict = {}
     counts: dict = {}
     state = {"runner": None, "hooks": None, "schedule": None, "step_secs": None,
@@ -247,6 +254,14 @@ def hook_train_function(model: SpecModel) -> Callable:
 
     def call_segment(iterator, n: int):
         key = iterator._type_spec  # pylint: disable=protected-access
+        if n == 1:
+            fn = concrete.get((key, 1))
+            if fn is None:
+                fn = concrete[(key, 1)] = one_step.get_concrete_function(iterator)
+            try:
+                return 1, fn(iterator)
+            except tf.errors.OutOfRangeError:
+                return 0, None
         fn = concrete.get(key)
         if fn is None:
             fn = concrete[key] = segment.get_concrete_function(
@@ -275,8 +290,8 @@ def hook_train_function(model: SpecModel) -> Callable:
                 schedule.skip(n - 1)  # the hooks' calls for the first n-1 steps would do nothing
                 runner.before_run()
             started = time.perf_counter()
-            ran, logs = call_segment(iterator, n)
-            ran = int(ran)
+            ran, step_logs = call_segment(iterator, n)
+            ran, logs = int(ran), step_logs or logs
             if ran == 0:  # the input ended before the step: no after_run (as OutOfRangeError)
                 if not steps_run:
                     raise tf.errors.OutOfRangeError(None, None, "End of sequence")
