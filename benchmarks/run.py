@@ -104,6 +104,16 @@ def warm_up(workloads: dict, configs: list) -> None:
         runner.first_step()
 
 
+def output_dir(out: str | None, quick: bool) -> str:
+    """Where the report goes: --out, else benchmarks/results for a full run and a scratch
+    directory for --quick (a smoke run must never overwrite the committed results)."""
+    if out is not None:
+        return out
+    if quick:
+        return os.path.join(tempfile.gettempdir(), "keras_spec_benchmark_quick")
+    return os.path.join("benchmarks", "results")
+
+
 def facade_runs(estimator_python: str | None, quick: bool, rounds: int = 3) -> dict:
     """benchmarks/facade_defaults.py with this Python and (when given) tf.estimator's, in
     alternating fresh processes (one rep each, `rounds` times): noise falls on both alike."""
@@ -177,9 +187,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="also measure the model_fns on SpecModel with use_fast_loop=False "
                              "(Keras's own train loop; implementations '<impl>_kerasloop')")
     args = parser.parse_args(argv)
-    if args.out is None:
-        args.out = (os.path.join(tempfile.gettempdir(), "keras_spec_benchmark_quick") if args.quick
-                    else os.path.join("benchmarks", "results"))
+    args.out = output_dir(args.out, args.quick)
 
     estimator_tf = None
     if args.estimator_python:
