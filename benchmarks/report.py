@@ -294,7 +294,45 @@ def format_markdown(payload: dict) -> str:
                        f"| {_fmt(_median(c, 'time_to_first_step_s'), 2)} "
                        f"| {_fmt(_median(c, 'eval_examples_per_s'))} "
                        f"| {_fmt(_median(c, 'predict_examples_per_s'))} |")
+    out.extend(format_facade(payload.get("facade")))
     return "\n".join(out).lstrip("\n")
+
+
+FACADE_ROWS = (  # (label, where the keras-spec and tf.estimator figures are in a case)
+    ("train, default RunConfig, no hooks (steps/s)", ("hooks", "default", "train_steps_per_s")),
+    ("train + LoggingTensorHook every 100 (steps/s)", ("hooks", "logging_hook",
+                                                       "train_steps_per_s")),
+    ("train + LoggingTensorHook + StopAtStepHook (steps/s)", ("hooks", "standard_hooks",
+                                                              "train_steps_per_s")),
+    ("train + user hook fetching every step (steps/s)", ("hooks", "user_hook_every_step",
+                                                         "train_steps_per_s")),
+    ("evaluate (examples/s)", ("evaluate_examples_per_s",)),
+    ("predict (examples/s)", ("predict_examples_per_s",)),
+)
+
+
+def _dig(case: dict, path: tuple) -> Any:
+    for key in path:
+        case = case.get(key) if isinstance(case, dict) else None
+    return case
+
+
+def format_facade(facade: dict | None) -> list[str]:
+    """Estimator facade vs tf.estimator (benchmarks/facade_defaults.py), Markdown lines."""
+    if not facade:
+        return []
+    if facade.get("error"):
+        return [f"\nEstimator facade: not measured: {facade['error']}"]
+    ours = (facade.get("keras_spec") or {}).get("cases") or {}
+    theirs = (facade.get("tf_estimator") or {}).get("cases") or {}
+    out = ["\n**Estimator facade vs tf.estimator** (default RunConfig, same model_fn source, "
+           "alternating runs, medians; benchmarks/facade_defaults.py)\n",
+           "| case | configuration | keras-spec | tf.estimator | × |", "|---|---|---|---|---|"]
+    for name, case in ours.items():
+        for label, path in FACADE_ROWS:
+            a, b = _dig(case, path), _dig(theirs.get(name) or {}, path)
+            out.append(f"| {name} | {label} | {_fmt(a)} | {_fmt(b)} | {_fmt(_div(a, b), 2)} |")
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,6 +17,7 @@ import os
 import platform
 import random
 import sys
+import tempfile
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -103,12 +104,76 @@ def warm_up(workloads: dict, configs: list) -> None:
         runner.first_step()
 
 
+def output_dir(out: str | None, quick: bool) -> str:
+    """Where the report goes: --out, else benchmarks/results for a full run and a scratch
+    directory for --quick (a smoke run must never overwrite the committed results)."""
+    if out is not None:
+        return out
+    if quick:
+        return os.path.join(tempfile.gettempdir(), "keras_spec_benchmark_quick")
+    return os.path.join("benchmarks", "results")
+
+
+def facade_runs(estimator_python: str | None, quick: bool, rounds: int = 3) -> dict:
+    """benchmarks/facade_defaults.py with this Python and (when given) tf.estimator's, in
+    alternating fresh processes (one rep each, `rounds` times): noise falls on both alike."""
+    import json  # pylint: disable=g-import-not-at-top
+    import subprocess  # pylint: disable=g-import-not-at-top
+
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "facade_defaults.py")
+    stacks = [("keras_spec", sys.executable, "keras-spec")]
+    if estimator_python:
+        stacks.append(("tf_estimator", estimator_python, "tf-estimator"))
+    runs: dict = {key: [] for key, _, _ in stacks}
+    for round_ in range(1 if quick else rounds):
+        for key, python, stack in stacks:
+            print(f"facade: {stack} round {round_ + 1}", file=sys.stderr, flush=True)
+            env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+            if key == "tf_estimator":
+                env.pop("PYTHONPATH", None)
+            command = [python, script, "--stack", stack, "--reps", "1"] + (
+                ["--quick"] if quick else [])
+            done = subprocess.run(command, capture_output=True, text=True, env=env,
+                                  timeout=3600)
+            lines = [l for l in done.stdout.splitlines() if l.startswith("{")]
+            if done.returncode != 0 or not lines:
+                return {"error": f"{stack} failed: {done.stderr.strip()[-1500:]}"}
+            runs[key].append(json.loads(lines[-1]))
+    return {key: _merge_facade(found) for key, found in runs.items()}
+
+
+def _merge_facade(found: list[dict]) -> dict:
+    """One facade_defaults result whose figures are the medians over the runs."""
+    def median(values):
+        values = sorted(v for v in values if v is not None)
+        return values[len(values) // 2] if values else None
+
+    merged = dict(found[0])
+    for name, case in found[0]["cases"].items():
+        runs = [f["cases"][name] for f in found]
+        case = dict(case)
+        for metric in ("train_steps_per_s", "first_train_100_steps_s",
+                       "evaluate_examples_per_s", "predict_examples_per_s"):
+            case[metric] = median([r.get(metric) for r in runs])
+        case["hooks"] = {h: {"train_steps_per_s": median(
+            [r["hooks"][h]["train_steps_per_s"] for r in runs]),
+            "reps": [r["hooks"][h]["train_steps_per_s"] for r in runs]}
+            for h in case.get("hooks", {})}
+        merged["cases"] = {**merged["cases"], name: case}
+    return merged
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
                         help="tiny step counts, XLA off, fewer settings: a CI smoke run (<60 s)")
-    parser.add_argument("--out", default=os.path.join("benchmarks", "results"),
-                        help="directory for benchmark.json and benchmark.png")
+    parser.add_argument("--out", default=None,
+                        help="directory for benchmark.json and benchmark.png (default "
+                             "benchmarks/results; with --quick a scratch directory, so a smoke "
+                             "run never overwrites the committed results)")
+    parser.add_argument("--facade", choices=("auto", "on", "off"), default="auto",
+                        help="Estimator facade vs tf.estimator with hooks, evaluate, predict "
+                             "(benchmarks/facade_defaults.py; auto: on unless --quick)")
     parser.add_argument("--estimator-python", default=None,
                         help="python of a TF 2.15 + tensorflow-estimator environment: also run "
                              "the same model_fns under the real tf.estimator (subprocess)")
@@ -122,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="also measure the model_fns on SpecModel with use_fast_loop=False "
                              "(Keras's own train loop; implementations '<impl>_kerasloop')")
     args = parser.parse_args(argv)
+    args.out = output_dir(args.out, args.quick)
 
     estimator_tf = None
     if args.estimator_python:
@@ -196,6 +262,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {e}", file=sys.stderr)
             estimator = {"error": str(e)}
 
+    facade = None
+    if args.facade == "on" or (args.facade == "auto" and not args.quick):
+        facade = facade_runs(args.estimator_python, args.quick)
+
     ratios = report.compute_ratios(results)
     checks = report.check_targets(results, ratios, estimator)
     payload = {
@@ -216,6 +286,7 @@ def main(argv: list[str] | None = None) -> int:
         "ratios": ratios,
         "targets": checks,
         "estimator": estimator,
+        "facade": facade,
     }
     os.makedirs(args.out, exist_ok=True)
     json_path = os.path.join(args.out, "benchmark.json")
@@ -224,6 +295,8 @@ def main(argv: list[str] | None = None) -> int:
         f.write(report.format_markdown(payload) + "\n")
     print(report.format_table(results, ratios, estimator))
     print(report.format_targets(checks))
+    if facade:
+        print("\n".join(report.format_facade(facade)))
     if payload["meta"]["engine_changed_during_run"]:
         print("warning: adapters/ or keras_spec/ changed during the run (see meta.engine_sha256)")
     png = report.plot(os.path.join(args.out, "benchmark.png"), results, estimator)

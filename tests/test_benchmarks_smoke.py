@@ -88,3 +88,14 @@ def test_estimator_python_without_tf_estimator_is_a_clear_error():
     # This environment's TF 2.21 has no tf.estimator: the import check must say so.
     with pytest.raises(estimator_runner.EstimatorUnavailable, match="cannot import tensorflow"):
         estimator_runner.check(sys.executable)
+
+
+def test_quick_runs_never_write_the_committed_results():
+    from benchmarks import run  # pylint: disable=g-import-not-at-top
+
+    committed = os.path.join("benchmarks", "results")
+    assert run.output_dir(None, quick=False) == committed
+    quick = run.output_dir(None, quick=True)
+    assert os.path.abspath(quick) != os.path.abspath(committed)
+    assert not os.path.abspath(quick).startswith(os.path.join(ROOT, "benchmarks"))
+    assert run.output_dir("/x/y", quick=True) == "/x/y"

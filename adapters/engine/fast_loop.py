@@ -33,6 +33,7 @@ internals (_train_core, _core, _summary_layout, _loss_tracker, _world, _hook_run
 
 from __future__ import annotations
 
+import time
 from typing import Any, Callable
 
 import tensorflow as tf
@@ -177,3 +178,158 @@ def fused_train_function(model: SpecModel) -> Callable:
         return {"loss": model._loss_tracker.result()}  # pylint: disable=protected-access
 
     return execution
+
+
+def drives_hooks(model: SpecModel) -> bool:
+    """Whether fit runs the TRAIN SessionRunHooks inside the train function (hook_train_function):
+    one replica, fast loop on, and each Keras execution either one step or asked to call the
+    hooks at every step (`model._exact_hook_steps`, the Estimator facade). Otherwise (TPUEstimator's
+    iterations_per_loop, SpecModel at steps_per_execution N) hooks run once per execution."""
+    runner = model._hook_runners.get(ModeKeys.TRAIN)  # pylint: disable=protected-access
+    if not enabled(model) or model.distribute_strategy.num_replicas_in_sync != 1:
+        return False
+    if getattr(model, "_exact_hook_steps", False):
+        return True  # the facade: also ends executions at its time-based cadences
+    return runner is not None and bool(runner.hooks) and model.steps_per_execution == 1
+
+
+def _steps_before_due(model: SpecModel, step_secs: float | None) -> int:
+    """Steps that fit before `model._time_cadence` (the facade's TrainLoop, for
+    save_checkpoints_secs) is due, at least 1."""
+    cadence = getattr(model, "_time_cadence", None)
+    if cadence is None:
+        return 1 << 30
+    if not step_secs:
+        return 10  # no estimate yet: a short first call measures one
+    return max(1, int(cadence.seconds_until_due() / step_secs))
+
+
+def hook_train_function(model: SpecModel) -> Callable:
+    """Keras's train_function contract with SessionRunHooks observing every step.
+
+    Each call runs the execution's steps_per_execution steps in segments: a segment's last step
+    is the first step at which some hook acts (adapters/hooks/schedule.py), its other steps are
+    steps the hooks would only count. The hooks' before_run/after_run run around the segment's
+    last step, with that step's fetched values; the steps before it run fused, in the same
+    function call. With a hook whose schedule is unknown every segment is one step, as in
+    tf.estimator's session loop. Same steps, same order, same values as one call per step.
+    """
+    from adapters.hooks.schedule import HookSchedule  # pylint: disable=g-import-not-at-top
+
+    core = model._core(ModeKeys.TRAIN)  # pylint: disable=protected-access
+
+    def run_step(data):
+        features, labels = split_features_labels(data)
+        loss, summaries = core(features, labels)[:2]
+        with tf.compat.v1.name_scope(None):  # summary tags as outside the loop, not "while/..."
+            model._write_summaries(ModeKeys.TRAIN, summaries)  # pylint: disable=protected-access
+        model._loss_tracker.update_state(loss)  # pylint: disable=protected-access
+
+    @tf.function(autograph=False, reduce_retracing=True)
+    def segment(iterator, n):
+        """Up to n steps; stops early when the input ends. Returns (steps run, logs)."""
+        def body(i, ran):
+            optional = iterator.get_next_as_optional()
+
+            def step():
+                run_step(optional.get_value())
+                return ran + 1
+            return i + 1, tf.cond(optional.has_value(), step, lambda: ran)
+
+        _, ran = tf.while_loop(lambda i, ran: tf.logical_and(i < n, tf.equal(ran, i)), body,
+                               (tf.constant(0), tf.constant(0)))
+        return ran, {"loss": model._loss_tracker.result()}  # pylint: disable=protected-access
+
+    @tf.function(autograph=False, reduce_retracing=True)
+    def one_step(iterator):
+        """One step without control flow (a 1-step while_loop costs ~3x more per call); an
+        OutOfRangeError before it means no step ran."""
+        run_step(iterator.get_next())
+        return {"loss": model._loss_tracker.result()}  # pylint: disable=protected-access
+
+    concrete: dict = {}
+    counts: dict = {}
+    state = {"runner": None, "hooks": None, "schedule": None, "step_secs": None,
+             "iterator": None, "left": None}
+
+    def call_segment(iterator, n: int):
+        key = iterator._type_spec  # pylint: disable=protected-access
+        if n == 1:
+            fn = concrete.get((key, 1))
+            if fn is None:
+                fn = concrete[(key, 1)] = one_step.get_concrete_function(iterator)
+            try:
+                return 1, fn(iterator)
+            except tf.errors.OutOfRangeError:
+                return 0, None
+        fn = concrete.get(key)
+        if fn is None:
+            fn = concrete[key] = segment.get_concrete_function(
+                iterator, tf.TensorSpec([], tf.int32))
+        count = counts.get(n)
+        if count is None:
+            count = counts[n] = tf.constant(n, tf.int32)
+        return fn(iterator, count)
+
+    def function(iterator):
+        runner = model._hook_runners.get(ModeKeys.TRAIN)  # pylint: disable=protected-access
+        hooks = list(runner.hooks) if runner is not None else []
+        if state["runner"] is not runner or state["hooks"] != hooks:
+            state.update(runner=runner, hooks=hooks, schedule=HookSchedule(hooks))
+        if state["iterator"] is not iterator:  # a new epoch: batches it has, when known
+            state.update(iterator=iterator, left=getattr(model, "_fit_batches", None))
+        schedule = state["schedule"]
+        remaining, logs, steps_run = model.steps_per_execution, None, 0
+        if state["left"] is not None:
+            remaining = min(remaining, max(state["left"], 1))
+
+        def run(k: int) -> int:
+            """Runs up to k steps in one call; counts them; 0 when the input had ended."""
+            nonlocal logs, steps_run
+            started = time.perf_counter()
+            ran, step_logs = call_segment(iterator, k)
+            ran, logs = int(ran), step_logs or logs
+            if ran:
+                state["step_secs"] = (time.perf_counter() - started) / ran
+                steps_run += ran
+                model._steps_run_in_fit += ran  # pylint: disable=protected-access
+                if state["left"] is not None:
+                    state["left"] -= ran
+            return ran
+
+        while remaining > 0:
+            global_step = 0 if schedule.every_step else int(model.global_step.numpy())
+            n = min(remaining, schedule.steps_until_needed(global_step, state["step_secs"]),
+                    _steps_before_due(model, state["step_secs"]))
+            ran = 0
+            if hooks:
+                schedule.skip(n - 1)  # the hooks' calls for the first n-1 steps would do nothing
+                if n > 1:
+                    # The steps no hook acts on run first, so that before_run sees the state just
+                    # before the step it asks about (a fetched global step reads as in tf.estimator).
+                    ran = run(n - 1)
+                    if ran < n - 1:  # the input ended before the step the hooks asked about
+                        if not steps_run:
+                            raise tf.errors.OutOfRangeError(None, None, "End of sequence")
+                        break
+                runner.before_run()
+            ran += run(n - ran)
+            if ran == 0:  # the input ended before the step: no after_run (as OutOfRangeError)
+                if not steps_run:
+                    raise tf.errors.OutOfRangeError(None, None, "End of sequence")
+                break
+            if ran < n:  # the input ended before the step the hooks asked about: no after_run
+                break
+            if hooks:
+                runner.after_run()
+            remaining -= ran
+            if hooks and runner.stop_requested:
+                model.stop_training = True
+                break
+            cadence = getattr(model, "_time_cadence", None)
+            if cadence is not None and cadence.seconds_until_due() <= 0:
+                cadence.act()  # a checkpoint every N seconds, between two steps
+        return logs
+
+    function.drives_hooks = True
+    return function

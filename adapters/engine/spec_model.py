@@ -129,6 +129,14 @@ class _BatchCounter(keras.callbacks.Callback):
         self.batches += 1
 
 
+def _known_batches(x: Any, steps_per_epoch: Any) -> int | None:
+    """Batches one epoch of fit(x) has, when a finite dataset says so (else None)."""
+    if steps_per_epoch or not isinstance(x, tf.data.Dataset):
+        return None
+    cardinality = int(x.cardinality())
+    return cardinality if cardinality >= 0 else None
+
+
 class SpecModel(keras.Model):
     """Runs `model_fn(features, labels, mode, params, config)` through model.fit/evaluate/predict.
 
@@ -151,6 +159,10 @@ class SpecModel(keras.Model):
         self._summary_layout: dict[str, list] = {}
         self._summary_specs: dict[str, list] = {}  # mode -> TensorSpecs (fast_loop's fused loop)
         self._fused_fit = False  # this fit() runs grouped executions (fast_loop)
+        self._exact_hook_steps = False  # hooks see every step even at steps_per_execution > 1
+        self._time_cadence: Any = None  # acts between steps when due (the facade's TrainLoop)
+        self._steps_run_in_fit: int | None = None
+        self._fit_batches: int | None = None
         self._hook_runners: dict[str, Any] = {}
         self._tpu_calls: dict[str, dict] = {}  # mode -> TPU (fn, tensors) pairs, several replicas
         # Keras layers built before they were put in params own variables made outside the
@@ -211,20 +223,27 @@ class SpecModel(keras.Model):
         input; a leaner single-step dispatch), or Keras's with SessionRunHooks.
         Several replicas: our own cross-replica function."""
         if self._replicas() == 1:
-
-            if self.train_function is not None and not force:
-                return self.train_function
             runner = self._hook_runners.get(ModeKeys.TRAIN)
-            if not (runner is not None and runner.hooks):
-                if self._fused_fit:
-                    self.train_function = fast_loop.fused_train_function(self)
-                    return self.train_function
-                if self.steps_per_execution == 1:
-                    self.train_function = fast_loop.single_step_train_function(self)
-                    return self.train_function
-            return super().make_train_function(force=True)
+            if self.train_function is None or force:
+                self.train_function = self._one_replica_train_function(runner)
+            if runner is not None:  # its HookCallback leaves per-step calls to the function
+                runner.driven_by_train_function = bool(
+                    getattr(self.train_function, "drives_hooks", False))
+            return self.train_function
         if self.train_function is None or force:
             self.train_function = distributed_steps.make_train_function(self)
+        return self.train_function
+
+    def _one_replica_train_function(self, runner: Any) -> Any:
+        """fast_loop's functions, or Keras's (fast loop off; hooks once per execution)."""
+        if fast_loop.drives_hooks(self):
+            return fast_loop.hook_train_function(self)
+        if not (runner is not None and runner.hooks):
+            if self._fused_fit:
+                return fast_loop.fused_train_function(self)
+            if self.steps_per_execution == 1:
+                return fast_loop.single_step_train_function(self)
+        super().make_train_function(force=True)
         return self.train_function
 
     def make_predict_function(self, force: bool = False):
@@ -280,6 +299,8 @@ class SpecModel(keras.Model):
                 args = (group,) + tuple(args[1:])
             else:
                 kwargs["x"] = group
+        self._steps_run_in_fit = 0  # counted by fast_loop's hook_train_function
+        self._fit_batches = _known_batches(x, kwargs.get("steps_per_epoch"))
         with _clear_xla_errors():
             return super().fit(*args, **kwargs)
 

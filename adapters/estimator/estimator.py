@@ -42,7 +42,7 @@ from adapters.engine.model_fn_binding import BoundModelFn, model_fn_arg_names
 from keras_spec.run_config import RunConfig
 from adapters.engine.spec_model import SpecModel
 from adapters.tf1.saver import SaverSettings
-from adapters.estimator.train_loop import TrainLoop, checkpoint_plan
+from adapters.estimator.train_loop import TrainLoop, checkpoint_plan, plan_hook_steps
 
 _log = logging.getLogger("keras_spec")
 
@@ -265,22 +265,17 @@ class Estimator:
     def _train_steps_per_execution(self, model: SpecModel, hooks: list) -> int:
         """Steps per Keras execution in train().
 
-        tf.estimator made one session.run per step. Without SessionRunHooks (which observe every
-        step) nothing needs Python between steps, so train() runs the steps in executions
-        aligned with the cadences it acts on (summaries, loss logging, checkpoint steps; at
-        most 100): summaries are still recorded at their exact global steps, and logs and
-        checkpoints land on the same steps as before. With hooks: one step per execution.
+        tf.estimator made one session.run per step. Nothing but SessionRunHooks needs Python
+        between steps, so train() runs the steps in executions aligned with the cadences it acts
+        on (summaries, loss logging, checkpoint steps; at most 100): summaries are still
+        recorded at their exact global steps, and logs and checkpoints land on the same steps as
+        before. SessionRunHooks still see every step: inside an execution the engine calls them
+        at each step they act on (train_loop.plan_hook_steps).
         """
         configured = self._steps_per_execution()
         if configured != 1:
             return configured  # TPUEstimator: iterations_per_loop
-        runner = model._hook_runners.get(ModeKeys.TRAIN)  # pylint: disable=protected-access
-        if hooks or (runner is not None and runner.hooks):
-            return 1
-        config = self._config
-        cadences = [int(c) for c in (config.save_summary_steps, config.log_step_count_steps,
-                                     config.save_checkpoints_steps) if c]
-        return max(1, min(math.gcd(*cadences) if cadences else 100, 100))
+        return plan_hook_steps(model, self._config, hooks)
 
     def _params_required_by_input_fn(self) -> bool:
         return False
@@ -529,6 +524,12 @@ class Estimator:
         checkpoint_path = self._checkpoint_or_initialization(checkpoint_path, "evaluate")
         with _random_seed(self._config.tf_random_seed):
             model, dataset = self._prepare(input_fn, ModeKeys.EVAL, checkpoint_path)
+            runner = model._hook_runners.get(ModeKeys.EVAL)  # pylint: disable=protected-access
+            configured = self._steps_per_execution()
+            if (hooks or (runner is not None and runner.hooks)) and (
+                    model.steps_per_execution != configured):
+                # train() ran longer executions; evaluation hooks see every step, as before
+                model.steps_per_execution, model.test_function = configured, None
             if steps is not None:
                 dataset = dataset.take(steps)
             with tf.summary.record_if(False):  # model_fn summaries were not written in evaluation

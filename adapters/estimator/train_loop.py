@@ -91,6 +91,21 @@ class TrainLoop(keras.callbacks.Callback):
         self._last_save_time = self._last_log_time = self._last_rate_time = time.time()
         return self.stop_requested
 
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        if self.model is not None and self._saving and self._save_secs:
+            # The engine asks between the steps of an execution (engine/fast_loop.py), so a
+            # save_checkpoints_secs checkpoint is not delayed by long executions.
+            self.model._time_cadence = self  # pylint: disable=protected-access
+
+    def seconds_until_due(self) -> float:
+        """Seconds until the next save_checkpoints_secs checkpoint is due."""
+        return self._last_save_time + self._save_secs - time.time()
+
+    def act(self) -> None:
+        """The due time-based checkpoint, between two steps of an execution."""
+        self._save(self._global_step())
+        self._last_save_step = self._start + int(self.model._steps_run_in_fit)  # pylint: disable=protected-access
+
     def _save(self, step: int, write: bool = True) -> None:
         for listener in self._listeners:
             listener.before_save(None, step)
@@ -110,7 +125,7 @@ class TrainLoop(keras.callbacks.Callback):
 
     # -- per execution ------------------------------------------------------------------------
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
-        self._steps_run = batch + 1
+        self._steps_run = self._steps_so_far(batch)
         if self._total_steps is not None:
             self._steps_run = min(self._steps_run, self._total_steps)
         step = self._start + self._steps_run
@@ -134,6 +149,14 @@ class TrainLoop(keras.callbacks.Callback):
                 (self._save_secs and time.time() >= self._last_save_time + self._save_secs)):
             self._save(self._global_step())
             self._last_save_step = step
+
+    def _steps_so_far(self, batch: int) -> int:
+        """Steps this fit ran: Keras's count, or the engine's when the train function drives
+        the hooks (a hook may stop training in the middle of an execution)."""
+        model = self.model
+        if getattr(getattr(model, "train_function", None), "drives_hooks", False):
+            return int(model._steps_run_in_fit)  # pylint: disable=protected-access
+        return batch + 1
 
     def _log_loss(self, step: int) -> None:
         """LoggingTensorHook({'loss', 'step'}): the first step, then every N steps."""
@@ -173,6 +196,8 @@ class TrainLoop(keras.callbacks.Callback):
             self._save(step)
         for listener in self._listeners:
             listener.end(None, step)
+        if self.model is not None:
+            self.model._time_cadence = None  # pylint: disable=protected-access
         self.final_loss = self._last_loss() if self._steps_run else None
 
 
@@ -209,3 +234,33 @@ def checkpoint_plan(model: Any, config: Any, hooks: list, listeners: list) -> Ch
                          "Please set one of the RunConfig.save_checkpoints_steps or "
                          "RunConfig.save_checkpoints_secs.")
     return plan
+
+
+def plan_hook_steps(model: Any, config: Any, hooks: list) -> int:
+    """Steps per Keras execution for Estimator.train on one replica (TrainLoop's cadences).
+
+    TrainLoop acts at execution boundaries, so executions are as long as the greatest common
+    divisor of the cadences it acts on (summaries, loss/step-rate logs, checkpoint steps), at most
+    100. SessionRunHooks do not shorten them: the engine calls them inside the execution at every
+    step they act on (`model._exact_hook_steps`; adapters/hooks/schedule.py). A
+    SummarySaverHook (a Keras callback deciding per execution whether the next step records)
+    needs one step per execution; a StepCounterHook's cadence joins TrainLoop's. With
+    `model.use_fast_loop = False` hooks run through Keras's loop, one step per execution.
+    """
+    train = tf.compat.v1.train
+    cadences = [int(c) for c in (config.save_summary_steps, config.log_step_count_steps,
+                                 config.save_checkpoints_steps) if c]
+    for hook in hooks:
+        if isinstance(hook, train.SummarySaverHook):
+            cadences.append(1)
+        elif isinstance(hook, train.StepCounterHook):
+            every_steps = getattr(hook._timer, "_every_steps", None)  # pylint: disable=protected-access
+            if every_steps:
+                cadences.append(int(every_steps))
+    runner = model._hook_runners.get("train")  # pylint: disable=protected-access
+    if not getattr(model, "use_fast_loop", True) and (hooks or (runner and runner.hooks)):
+        # Keras's own loop (for debugging or comparison): hooks around every step, one per call
+        model._exact_hook_steps = False  # pylint: disable=protected-access
+        return 1
+    model._exact_hook_steps = True  # pylint: disable=protected-access
+    return max(1, min(math.gcd(*cadences) if cadences else 100, 100))

@@ -5,8 +5,11 @@ then `before_run` / `after_run` around every `session.run`, and `end` at the clo
 graph is the traced step: `begin()` runs inside the trace (after the model_fn, in its TF1
 world), and every tensor a hook asks for in its first `before_run` gets a mailbox variable the
 step writes into; the Keras callback then hands those values to `after_run`. Hooks that need a
-real Session to run new ops get a clear error naming them. With steps_per_execution N the hooks
-run once per execution (the values of its last step), as TPUEstimator ran them per loop.
+real Session to run new ops get a clear error naming them. In training on one replica the train
+function itself calls before_run/after_run at every step a hook acts on, running the steps in
+between fused (engine/fast_loop.hook_train_function, hooks/schedule.py). With
+steps_per_execution N (TPUEstimator's iterations_per_loop, SpecModel) the hooks otherwise run
+once per execution (the values of its last step), as TPUEstimator ran them per loop.
 
 The standard hooks whose begin() builds TF1-only machinery (savers, FileWriters, profilers) are
 replaced by native equivalents: CheckpointSaverHook and ProfilerHook by NativeHooks the runner
@@ -180,6 +183,9 @@ class HookRunner:
         self._pending: list = []
         self._stale: dict[int, Any] = {}              # id(fetch) -> global step before the step
         self.stop_requested = False
+        # The train function calls before_run/after_run itself, at the steps the hooks act on
+        # (adapters/engine/fast_loop.hook_train_function); HookCallback then leaves them out.
+        self.driven_by_train_function = False
 
     # -- trace time (inside the model_fn's TF1 world) --------------------------------------------
     def trace(self, spec_hooks: list) -> list:
@@ -334,12 +340,17 @@ class HookCallback(keras.callbacks.Callback):
         self._started = True
 
     def _batch_begin(self, batch, logs=None):
-        self._runner.before_run()
+        if not self._driven():
+            self._runner.before_run()
 
     def _batch_end(self, batch, logs=None):
-        self._runner.after_run()
+        if not self._driven():
+            self._runner.after_run()
         if self._runner.stop_requested and self._mode == "train":
             self.model.stop_training = True
+
+    def _driven(self) -> bool:
+        return self._mode == "train" and self._runner.driven_by_train_function
 
     def _end(self, logs=None):
         if self._started:
