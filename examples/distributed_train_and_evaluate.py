@@ -13,7 +13,7 @@ ML Engine / Vertex AI, TonY, or examples/launch_local_cluster.py) says which tas
 - the `evaluator` evaluates each new checkpoint and exports the model (LatestExporter);
 - every process exits when training is over.
 
-Below the imports this is what a tf.estimator 2.15 user wrote; only the imports differ.
+Below the imports this is what a tf.estimator 2.15 user wrote, with one line added (install()).
 Run one process per task, or all of them on this machine with:
     python examples/launch_local_cluster.py --workers 1 --ps 1 --evaluator
 """
@@ -25,19 +25,26 @@ import logging
 import os
 import sys
 
-import numpy as np
-import tensorflow as tf
-
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-# -- the only lines that differ from the tf.estimator script ---------------------------------
-# was: EstimatorSpec, ModeKeys, export = (tf.estimator.EstimatorSpec, tf.estimator.ModeKeys,
-#                                         tf.estimator.export)
-#      Estimator, RunConfig, TrainSpec, EvalSpec, LatestExporter, train_and_evaluate = (
-#          tf.estimator.Estimator, tf.estimator.RunConfig, ...)
-from keras_spec import EstimatorSpec, ModeKeys, export  # noqa: E402
-from adapters import (Estimator, EvalSpec, LatestExporter, RunConfig, TrainSpec,  # noqa: E402
-                      train_and_evaluate)
-# ---------------------------------------------------------------------------------------------
+from adapters import startup  # noqa: E402  (imports no TensorFlow)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model-dir", required=True, help="shared by every task")
+    parser.add_argument("--max-steps", type=int, default=300)
+    parser.add_argument("--sync", action="store_true",
+                        help="MultiWorkerMirroredStrategy (a cluster without ps tasks)")
+    return parser
+
+
+if __name__ == "__main__":
+    build_parser().parse_args()  # --help and usage errors answer before TensorFlow loads
+tf = startup.import_tensorflow()  # without the CUDA "error" line on CPU-only machines
+
+import numpy as np  # noqa: E402
+
+import adapters.estimator; adapters.estimator.install()  # noqa: E402,E702  the one added line
 
 
 def make_data(n: int, seed: int):
@@ -58,25 +65,20 @@ def model_fn(features, labels, mode, params):
         b2 = tf.compat.v1.get_variable("bias", [3], initializer=tf.zeros_initializer())
     logits = tf.matmul(tf.nn.relu(tf.matmul(features["x"], w1) + b1), w2) + b2
     classes = tf.argmax(logits, axis=1)
-    if mode == ModeKeys.PREDICT:
-        return EstimatorSpec(mode, predictions={"class": classes,
-                                                "probabilities": tf.nn.softmax(logits)})
+    if mode == tf.estimator.ModeKeys.PREDICT:
+        return tf.estimator.EstimatorSpec(mode, predictions={
+            "class": classes, "probabilities": tf.nn.softmax(logits)})
     loss = tf.compat.v1.losses.sparse_softmax_cross_entropy(labels, logits)
-    if mode == ModeKeys.EVAL:
-        return EstimatorSpec(mode, loss=loss, eval_metric_ops={
+    if mode == tf.estimator.ModeKeys.EVAL:
+        return tf.estimator.EstimatorSpec(mode, loss=loss, eval_metric_ops={
             "accuracy": tf.compat.v1.metrics.accuracy(labels, classes)})
     train_op = tf.compat.v1.train.AdagradOptimizer(params["learning_rate"]).minimize(
         loss, global_step=tf.compat.v1.train.get_global_step())
-    return EstimatorSpec(mode, loss=loss, train_op=train_op)
+    return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model-dir", required=True, help="shared by every task")
-    parser.add_argument("--max-steps", type=int, default=300)
-    parser.add_argument("--sync", action="store_true",
-                        help="MultiWorkerMirroredStrategy (a cluster without ps tasks)")
-    args = parser.parse_args()
+    args = build_parser().parse_args()
     logging.getLogger("keras_spec").setLevel(logging.INFO)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
 
@@ -95,19 +97,19 @@ def main() -> None:
 
     def serving_input_receiver_fn():
         x = tf.compat.v1.placeholder(tf.float32, [None, 4], name="x")
-        return export.ServingInputReceiver({"x": x}, {"x": x})
+        return tf.estimator.export.ServingInputReceiver({"x": x}, {"x": x})
 
     strategy = tf.distribute.MultiWorkerMirroredStrategy() if args.sync else None
-    config = RunConfig(model_dir=args.model_dir, train_distribute=strategy,
-                       save_checkpoints_steps=100, save_summary_steps=50,
-                       log_step_count_steps=50)
-    estimator = Estimator(model_fn, config=config,
-                          params={"learning_rate": 0.3, "batch_size": 32})
-    train_spec = TrainSpec(train_input_fn, max_steps=args.max_steps)
-    eval_spec = EvalSpec(eval_input_fn, steps=None, name="holdout", start_delay_secs=0,
-                         throttle_secs=5,
-                         exporters=[LatestExporter("classifier", serving_input_receiver_fn)])
-    train_and_evaluate(estimator, train_spec, eval_spec)
+    config = tf.estimator.RunConfig(model_dir=args.model_dir, train_distribute=strategy,
+                                    save_checkpoints_steps=100, save_summary_steps=50,
+                                    log_step_count_steps=50)
+    estimator = tf.estimator.Estimator(model_fn, config=config,
+                                       params={"learning_rate": 0.3, "batch_size": 32})
+    train_spec = tf.estimator.TrainSpec(train_input_fn, max_steps=args.max_steps)
+    eval_spec = tf.estimator.EvalSpec(
+        eval_input_fn, steps=None, name="holdout", start_delay_secs=0, throttle_secs=5,
+        exporters=[tf.estimator.LatestExporter("classifier", serving_input_receiver_fn)])
+    tf.estimator.train_and_evaluate(estimator, train_spec, eval_spec)
     if config.task_type == "evaluator":
         final = estimator.evaluate(eval_input_fn, name="holdout_final")
         print(f"final accuracy {final['accuracy']:.3f} at step {final['global_step']}",

@@ -1,4 +1,4 @@
-"""Running tests/goldens/heads/cases.py on keras-spec and comparing with heads_2_15.json."""
+"""Running tests/goldens/heads/heads_cases.py on keras-spec and comparing with heads_2_15.json."""
 
 import json
 import os
@@ -13,7 +13,7 @@ import keras_spec as ks
 HERE = os.path.dirname(os.path.abspath(__file__))
 GOLDEN_DIR = os.path.join(HERE, "goldens", "heads")
 sys.path.insert(0, GOLDEN_DIR)
-import cases  # noqa: E402  pylint: disable=g-import-not-at-top
+import heads_cases as cases  # noqa: E402  pylint: disable=g-import-not-at-top
 
 with open(os.path.join(GOLDEN_DIR, "heads_2_15.json")) as f:
     GOLDEN = json.load(f)["cases"]

@@ -188,6 +188,8 @@ def test_export_removes_dead_exports_and_garbage_collection_never_leaves_a_numer
     est = _estimator(model_dir)
     exporter = LatestExporter("latest", h.serving_input_receiver_fn, exports_to_keep=1)
     first = exporter.export(est, base, _ckpt(model_dir, 30), {}, False)
+    assert isinstance(first, bytes)  # as tf.estimator's exporters returned it
+    first = os.fsdecode(first)
     assert sorted(os.listdir(base)) == [os.path.basename(first)]
 
     def killed_while_deleting(path, ignore_errors=False):

@@ -170,3 +170,18 @@ def test_unreachable_cluster_fails_naming_the_address_in_bounded_time(tmp_path, 
                            EvalSpec(_input_fn, steps=1))
     assert time.monotonic() - start < 10
     assert not os.path.exists(os.path.join(tmp_path, "checkpoint"))
+
+
+def test_worker_and_ps_wait_for_the_chiefs_done_mark_not_only_the_final_checkpoint(tmp_path):
+    """The chief still reads variables on the ps after its final checkpoint: the serving tasks
+    stop only when the chief says it is done, and only for a step at or past their max_steps."""
+    from adapters.estimator import cluster  # pylint: disable=import-outside-toplevel
+    model_dir = str(tmp_path)
+    assert cluster.training_done_step(model_dir) is None
+    cluster.mark_training_done(model_dir, 30)
+    assert cluster.training_done_step(model_dir) == 30
+    cluster.mark_training_done(model_dir, 40)  # a later run with a larger max_steps
+    assert cluster.training_done_step(model_dir) == 40
+    assert os.listdir(model_dir) == [cluster.TRAINING_DONE_FILE]  # no temp file left
+    (tmp_path / cluster.TRAINING_DONE_FILE).write_text("{garbled")
+    assert cluster.training_done_step(model_dir) is None

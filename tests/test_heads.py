@@ -1,10 +1,14 @@
 """tf.estimator 2.15's Heads on keras-spec, against goldens recorded with tf.estimator 2.15.
 
 tests/goldens/heads/record_heads.py (run under TF 2.15.1 + tensorflow-estimator 2.15.0) ran
-every head configuration of tests/goldens/heads/cases.py through tf.estimator.Estimator; here
+every head configuration of tests/goldens/heads/heads_cases.py through tf.estimator.Estimator; here
 the same model_fns run with keras_spec's heads through SpecModel and the Estimator facade.
 """
 
+import os
+import pathlib
+import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -16,6 +20,8 @@ from adapters import Estimator, RunConfig, SpecModel
 from heads_golden import (GOLDEN, KERAS_OPTIMIZER, STEPLESS, assert_close, cases,
                           compare_evaluate, compare_export, dataset, parsing_receiver,
                           raw_receiver)
+
+ROOT = str(pathlib.Path(__file__).resolve().parents[1])
 
 
 RAW_EXPORT = {"binary", "multi_label", "regression", "multi_head"}
@@ -153,12 +159,15 @@ def test_tf_estimator_names():
     assert sorted(ks.heads.TF_ESTIMATOR_NAMES) == sorted(
         ["Head", "BinaryClassHead", "MultiClassHead", "MultiLabelHead", "RegressionHead",
          "LogisticRegressionHead", "PoissonRegressionHead", "MultiHead"])
-    import adapters.estimator as facade  # pylint: disable=g-import-not-at-top
-
-    if not hasattr(facade, "install"):
-        pytest.skip("adapters.estimator.install() is not in this engine version")
-    facade.install()
-    assert tf.estimator.MultiClassHead is ks.MultiClassHead
+    # install() changes tf for the whole process: check it in a fresh one.
+    code = ("import tensorflow as tf, keras_spec as ks\n"
+            "import adapters.estimator; adapters.estimator.install()\n"
+            "assert tf.estimator.MultiClassHead is ks.MultiClassHead\n"
+            "assert tf.compat.v1.estimator.BinaryClassHead is ks.BinaryClassHead\n"
+            "print('ok')")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, env=dict(os.environ, PYTHONPATH=ROOT))
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
 
 
 # -- clear errors ----------------------------------------------------------------------------

@@ -20,7 +20,9 @@ otherwise fails naming the unreachable address.
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import socket
 import time
 from typing import Any, Callable
@@ -108,8 +110,8 @@ def serve_until_done(config: Any, training_done: Callable[[], bool]) -> None:
     """A worker or ps task of parameter-server training: serve until training is done.
 
     The chief's coordinator runs the steps on the workers and keeps variables on the ps; this
-    process only hosts them. It exits when `training_done()` (the chief's final checkpoint is in
-    model_dir), or when the chief stays unreachable longer than
+    process only hosts them. It exits when `training_done()` (the chief has written
+    TRAINING_DONE_FILE for the final step), or when the chief stays unreachable longer than
     session_creation_timeout_secs (a chief that never came back).
     """
     server = start_server(config)  # first: the chief waits for every worker and ps
@@ -128,6 +130,31 @@ def serve_until_done(config: Any, training_done: Callable[[], bool]) -> None:
                 f"{config.task_type}:{config.task_id} stops serving.")
         time.sleep(_POLL_SECS * 2)
     _log.info("Training is done: %s:%d stops serving.", config.task_type, config.task_id)
+
+
+# Written by the chief of parameter-server training when it has finished with the cluster (final
+# checkpoint written, every variable read done): worker and ps tasks exit only then. The final
+# checkpoint alone is not enough: the chief still reads variables on the ps after writing it.
+TRAINING_DONE_FILE = "keras_spec_training_done.json"
+
+
+def mark_training_done(model_dir: str, global_step: int) -> None:
+    """The chief's word that training ended at `global_step` (atomic: temp file + rename)."""
+    path = os.path.join(model_dir, TRAINING_DONE_FILE)
+    temp = f"{path}.tmp-{os.getpid()}"
+    with tf.io.gfile.GFile(temp, "w") as f:
+        f.write(json.dumps({"global_step": int(global_step)}))
+    tf.io.gfile.rename(temp, path, overwrite=True)
+
+
+def training_done_step(model_dir: str) -> int | None:
+    """The step the chief said training ended at, or None when it has not said so."""
+    path = os.path.join(model_dir, TRAINING_DONE_FILE)
+    try:
+        with tf.io.gfile.GFile(path) as f:
+            return int(json.loads(f.read())["global_step"])
+    except (tf.errors.NotFoundError, ValueError, KeyError, TypeError):
+        return None
 
 
 def parameter_server_strategy(config: Any) -> tf.distribute.Strategy:

@@ -187,8 +187,8 @@ def _train_and_evaluate_in_cluster(role: str, estimator: Estimator, train_spec: 
                          "other tasks serve until the checkpoint of that step exists.")
     if role == cluster.PS or (parameter_servers and role == cluster.WORKER):
         def training_done() -> bool:
-            latest = estimator.latest_checkpoint()
-            return bool(latest) and _checkpoint_step(latest) >= train_spec.max_steps
+            step = cluster.training_done_step(estimator.model_dir)
+            return step is not None and step >= train_spec.max_steps
         cluster.serve_until_done(config, training_done)
         return
     if parameter_servers:  # the chief coordinates parameter-server training
@@ -212,6 +212,10 @@ def _train_and_evaluate_in_cluster(role: str, estimator: Estimator, train_spec: 
     estimator.train(train_spec.input_fn, hooks=list(train_spec.hooks),
                     max_steps=train_spec.max_steps,
                     saving_listeners=list(train_spec.saving_listeners))
+    if parameter_servers:  # now the worker and ps tasks may stop serving
+        latest = estimator.latest_checkpoint()
+        cluster.mark_training_done(estimator.model_dir,
+                                   _checkpoint_step(latest) if latest else 0)
 
 
 def _checkpoint_step(checkpoint: str) -> int:

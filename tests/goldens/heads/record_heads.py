@@ -1,4 +1,4 @@
-"""Record what tf.estimator 2.15's Heads produce for every case in cases.py.
+"""Record what tf.estimator 2.15's Heads produce for every case in heads_cases.py.
 
 Run ONLY under TF 2.15.1 + tensorflow-estimator 2.15.0 (a side virtualenv; CI never runs it):
     /path/to/tf215/bin/python tests/goldens/heads/record_heads.py
@@ -19,7 +19,7 @@ import tensorflow as tf
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-import cases  # noqa: E402  pylint: disable=g-import-not-at-top
+import heads_cases as cases  # noqa: E402  pylint: disable=g-import-not-at-top
 
 N_SIGNATURE_EXAMPLES = 3
 
