@@ -246,7 +246,6 @@ class _Analyzer:
                 tf_end = node.end_lineno
         if tf_end:
             return tf_end + 1
-        from adapters.doctor.fix import header_position  # pylint: disable=import-outside-toplevel
         return header_position(self.tree) + 1
 
     def install_fix(self) -> str:
