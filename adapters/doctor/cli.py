@@ -18,7 +18,7 @@ _DESCRIPTION = (
 _EPILOG = (
     "examples:\n"
     "  keras-spec doctor trainer/                      report on every .py file under trainer/\n"
-    "  keras-spec doctor model.py --fix                write model_keras_spec.py and print a diff\n"
+    "  keras-spec doctor model.py --fix                write model_keras_spec.py (adds the install() line), print a diff\n"
     "  keras-spec doctor model.py --model-fn model:model_fn --input-fn model:train_input_fn\n"
     "  keras-spec doctor model.py --model-fn model:model_fn \\\n"
     "      --feature-spec '{\"features\": {\"x\": {\"shape\": [4]}}, "

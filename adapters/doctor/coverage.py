@@ -1,12 +1,12 @@
 """Which tf.estimator names the drop-in namespace `adapters.estimator` provides.
 
 The namespace's own contract decides: its `__all__` (and the `__all__` of its submodules
-`export`, `tpu`, `experimental`) lists what it provides, and its `NOT_PROVIDED` dict maps names
-it deliberately leaves out (dotted within tf.estimator, e.g. "DNNClassifier") to advice. A name
-is "covered" iff the namespace provides it, "not provided" (with the advice) iff it is in
-NOT_PROVIDED, else "not covered". While the namespace has no `__all__` yet, what it provides is
-what resolves on it, on its submodules, or in the spec vocabulary (`keras_spec`); the advice for
-canned estimators then comes from the fallback table below.
+`export`, `tpu`, `experimental`, `inputs`) lists what it provides, and its `NOT_PROVIDED` dict
+maps names it deliberately leaves out (dotted within tf.estimator, e.g. "DNNClassifier") to
+advice. A name is "covered" (as `tf.estimator.X` after `adapters.estimator.install()`) iff the
+namespace provides it, "not provided" (with the advice) iff it is in NOT_PROVIDED, else "not
+covered". The fallback (resolution on the package, the table below) only serves a namespace
+without `__all__` or an install where adapters.estimator cannot be imported.
 
 TF_ESTIMATOR_NAMES is tf.estimator 2.15's public API (`dir()` of tf.estimator,
 tf.compat.v1.estimator and their `export`, `tpu`, `experimental`, `inputs` submodules, recorded
@@ -124,7 +124,12 @@ _VOCABULARY = {"EstimatorSpec": "keras_spec", "ModeKeys": "keras_spec",
 
 def lookup(dotted: str, namespace: types.ModuleType | None = None) -> Coverage:
     """Coverage of one tf.estimator name (dotted within tf.estimator)."""
-    ns = namespace if namespace is not None else _namespace()
+    try:
+        ns = namespace if namespace is not None else _namespace()
+    except ImportError as e:  # a broken install: still report what the table knows
+        if dotted in FALLBACK_NOT_PROVIDED:
+            return Coverage(dotted, NOT_PROVIDED, advice=FALLBACK_NOT_PROVIDED[dotted])
+        return Coverage(dotted, NOT_COVERED, advice=f"adapters.estimator cannot be imported: {e}")
     not_provided = getattr(ns, "NOT_PROVIDED", None)
     if not_provided is None:
         not_provided = FALLBACK_NOT_PROVIDED

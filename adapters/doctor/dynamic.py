@@ -76,6 +76,18 @@ def findings_of(result: dict) -> list[Finding]:
                                  f"{what} fails: {s['message']}", ""))
         if s["stage"] == "xla":
             found[-1].severity = WARNING
+    pairs = result.get("unstable_names", [])
+    if pairs:
+        shown = ", ".join(f"`{p['later']}` in {p['later_mode']} where {p['first_mode']} "
+                          f"built `{p['first']}`" for p in pairs[:5])
+        found.append(Finding(
+            result["model_fn"], 0, 0, "KS211", WARNING,
+            f"Keras layers with unstable names: {shown}" + (" ..." if len(pairs) > 5 else "")
+            + " (names that differ only by a numeric suffix between model_fn calls); "
+            "tf.estimator gave such layers fresh, untrained variables in EVAL/PREDICT, and "
+            "their TF1 checkpoint names depend on the call",
+            "give such layers/variables fixed names (name=...) that do not depend on how "
+            "often the model_fn was called"))
     for w in result.get("warnings", []):
         found.append(Finding(result["model_fn"], 0, 0, "KS210", WARNING, w, ""))
     return found

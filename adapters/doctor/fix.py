@@ -2,8 +2,9 @@
 
 Edits are applied to the source text at the positions `ast` reported (concrete syntax is kept:
 comments, formatting and everything not named by a finding stay byte-identical), never by
-unparsing the tree. Lines a finding needs (the namespace import, the legacy-layers install) go
-after the file's leading imports. The patched copy must still parse, or nothing is written.
+unparsing the tree. The one install line (`import adapters.estimator;
+adapters.estimator.install()`) goes right after the script's `import tensorflow` line, once,
+when a fixed finding needs it; other lines a finding needs go after the file's leading imports. The patched copy must still parse, or nothing is written.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import os
 import pathlib
 import tempfile
 
-from adapters.doctor.static import Edit, FileAnalysis
+from adapters.doctor.report import INFO
+from adapters.doctor.static import INSTALL_LINE, Edit, FileAnalysis, header_position
 
 
 def _offsets(source: str) -> list[int]:
@@ -31,19 +33,6 @@ def _char(starts: list[int], lines: list[str], lineno: int, col: int) -> int:
     return starts[lineno] + len(line.encode("utf-8")[:col].decode("utf-8", "replace"))
 
 
-def _header_position(tree: ast.Module) -> int:
-    """Line after which to add import lines: after the leading docstring/imports block."""
-    last = 0
-    for i, node in enumerate(tree.body):
-        is_doc = i == 0 and isinstance(node, ast.Expr) and isinstance(
-            getattr(node, "value", None), ast.Constant) and isinstance(node.value.value, str)
-        if is_doc or isinstance(node, (ast.Import, ast.ImportFrom)):
-            last = node.end_lineno
-        else:
-            break
-    return last
-
-
 def patched_source(analysis: FileAnalysis) -> tuple[str, list]:
     """(new source, findings fixed). Overlapping edits: the first (outermost) wins."""
     source = analysis.source
@@ -55,7 +44,7 @@ def patched_source(analysis: FileAnalysis) -> tuple[str, list]:
     for f in analysis.findings:
         edits: list[Edit] = analysis.edits.get(id(f), [])
         extra = analysis.header.get(id(f), [])
-        if not edits and not extra:
+        if not edits and not extra and id(f) not in analysis.install:
             continue
         spans = [(_char(starts, lines, e.lineno, e.col), _char(starts, lines, e.end_lineno,
                                                                e.end_col), e.text) for e in edits]
@@ -64,11 +53,17 @@ def patched_source(analysis: FileAnalysis) -> tuple[str, list]:
         chosen += spans
         header += [h for h in extra if h not in header and h not in source]
         fixed.append(f)
+    if any(id(f) in analysis.install for f in fixed) and analysis.install_at:
+        # The one install line, right after `import tensorflow` (a zero-width edit).
+        at = min(analysis.install_at, len(lines) + 1)
+        pos = starts[at] if at < len(starts) else len(source)
+        lead = "\n" if pos == len(source) and source and not source.endswith("\n") else ""
+        chosen.append((pos, pos, lead + INSTALL_LINE + "\n"))
     new = source
-    for s, e, text in sorted(chosen, reverse=True):
+    for s, e, text in sorted(chosen, key=lambda c: (c[0], c[1]), reverse=True):
         new = new[:s] + text + new[e:]
     if header:
-        after = _header_position(ast.parse(new))
+        after = header_position(ast.parse(new))
         new_lines = new.splitlines(keepends=True)
         if after and not new_lines[after - 1].endswith("\n"):
             new_lines[after - 1] += "\n"
@@ -118,4 +113,6 @@ def fix_file(analysis: FileAnalysis, out_dir: str | None, in_place: bool,
     os.replace(tmp, target)
     for f in fixed:
         f.fixed = True
+        if id(f) in analysis.install and f.rule in ("KS100", "KS170"):
+            f.severity = INFO  # covered now: the patched copy calls install()
     return str(target), unified_diff(analysis.path, analysis.source, new, str(target))

@@ -3,7 +3,9 @@
 Run as `python -m adapters.doctor.probe REQUEST.json RESULT.json` (arguments travel as JSON,
 nothing is pickled). Stages: import, input, TRAIN (one step), EVAL (one step), PREDICT (one
 batch), EXPORT (a SavedModel in a scratch directory), and XLA (one TRAIN step with
-jit_compile=True). A failing stage is reported with the deepest frame in the user's own files
+jit_compile=True). The Keras layer scopes of successive model_fn calls are compared: a later
+call's scope that differs from the first call's only by numeric suffixes is an unstable name
+(`unstable_names`). A failing stage is reported with the deepest frame in the user's own files
 (under path_root), not keras-spec's or TensorFlow's; TF's graph errors name the user's line only
 in their message ("defined at ... File ..., line N"), which is read too.
 """
@@ -144,6 +146,7 @@ def run(request: dict) -> dict:
         m.compile()
         return m
 
+    traces = _record_keras_scopes()
     model, ok = stage("model", build)
     if not ok:
         return result
@@ -174,6 +177,9 @@ def run(request: dict) -> dict:
             return model.export_saved_model(tmp, receiver)
 
     stage("export", do_export)
+    pairs = unstable_names(traces)
+    if pairs:
+        result["unstable_names"] = pairs
     if request.get("xla", True) and trained:
         def xla():
             compiled = SpecModel(model_fn, params=params)
@@ -190,6 +196,65 @@ def run(request: dict) -> dict:
             result.setdefault("warnings", []).append(text + f" ({w.filename}:{w.lineno})")
     del tf
     return result
+
+
+_NUMBERED = re.compile(r"_\d+$")
+
+
+def _unnumbered(name: str) -> str:
+    """`block_2/dense_1/kernel` -> `block/dense/kernel`: a name without its counters."""
+    return "/".join(_NUMBERED.sub("", part) for part in name.split("/"))
+
+
+def _record_keras_scopes() -> list:
+    """Record, per model_fn call, the TF1 scopes of the Keras layers it builds.
+
+    Taps keras-spec's own naming (adapters/tf1/keras_names.tf1_scope, called for each Keras
+    variable a model_fn creates, inside TF1World.call whose stack says which call): this
+    subprocess only. Returns the list [(mode, [scope, ...]), ...] filled as calls run.
+    """
+    from adapters.tf1 import keras_names, world  # pylint: disable=import-outside-toplevel
+    original = keras_names.tf1_scope
+    calls: dict[int, tuple[str, list]] = {}
+    traces: list = []
+
+    def recording(scope: str):
+        found = original(scope)
+        stack = getattr(world._active_calls, "stack", None)  # pylint: disable=protected-access
+        if found is not None and found[0] and stack:
+            state = stack[-1]
+            if id(state) not in calls:
+                calls[id(state)] = (str(state.mode), [])
+                traces.append(calls[id(state)])
+            if found[0] not in calls[id(state)][1]:
+                calls[id(state)][1].append(found[0])
+        return found
+
+    keras_names.tf1_scope = recording
+    return traces
+
+
+def unstable_names(traces: list) -> list[dict]:
+    """Keras layer scopes of a later model_fn call that differ from the first call's only by
+    numeric suffixes (`logits_1` where the first call built `logits_0`).
+
+    tf.estimator built each mode in a fresh graph and restored TRAIN's checkpoint by name: such
+    a layer gets fresh, untrained variables there (and its TF1 checkpoint names do not match).
+    Keras auto-names restart per call (as per graph), so only names from a Python counter, a
+    uid or state kept across calls show up.
+    """
+    if len(traces) < 2:
+        return []
+    first_mode, first = traces[0]
+    by_stem = {_unnumbered(n): n for n in first}
+    found = []
+    for mode, names in traces[1:]:
+        for n in names:
+            stem = _unnumbered(n)
+            if n not in first and stem in by_stem and all(f["later"] != n for f in found):
+                found.append({"first": by_stem[stem], "first_mode": first_mode,
+                              "later": n, "later_mode": mode})
+    return found
 
 
 def _looks_like_metric(name: str) -> bool:

@@ -50,7 +50,8 @@ def to_text(findings: list[Finding], coverage: list[dict] | None = None,
             out.append(f"    fix: {f.fix}")
     if coverage:
         out.append("")
-        out.append("tf.estimator names used, against the drop-in namespace adapters.estimator:")
+        out.append("tf.estimator names used (covered: tf.estimator.X after "
+                   "adapters.estimator.install()):")
         for row in coverage:
             advice = f": {row['advice']}" if row.get("advice") else ""
             out.append(f"  {row['name']:<40} {row['status']}{advice}  ({row['where']})")

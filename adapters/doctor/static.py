@@ -11,6 +11,7 @@ import ast
 import dataclasses
 import functools
 import importlib
+import importlib.util
 import pathlib
 import types
 
@@ -19,15 +20,19 @@ from adapters.doctor.names import Ref, import_bindings, import_refs, references
 from adapters.doctor.report import BLOCKER, INFO, WARNING, Finding
 
 ROOTS = ("tensorflow", "tensorflow_estimator")
-NAMESPACE_IMPORT = "import adapters.estimator as tf_estimator"
-LEGACY_LAYERS_LINES = ("import adapters.legacy_layers",
-                       "adapters.legacy_layers.install()  # tf.compat.v1.layers on Keras 3 "
-                       '(pip install "keras-spec[legacy-layers]")')
+#: The one line a tf.estimator 2.15 script gains (README "Porting a tf.estimator script").
+INSTALL_LINE = "import adapters.estimator; adapters.estimator.install()"
+_LEGACY_EXTRA = 'pip install "keras-spec[legacy-layers]" (tf_keras)'
 
-_ESTIMATOR_PREFIXES = ("tensorflow.compat.v1.estimator", "tensorflow.compat.v2.estimator",
-                       "tensorflow.estimator", "tensorflow_estimator.compat.v1.estimator",
-                       "tensorflow_estimator.estimator")
+# Spellings of tf.estimator that install() makes resolve (attributes of tf / tf.compat.v1|v2).
+_TF_ESTIMATOR_PREFIXES = ("tensorflow.compat.v1.estimator", "tensorflow.compat.v2.estimator",
+                          "tensorflow.estimator")
+# tensorflow-estimator's own package: never installed with TF 2.21 and not aliased by install().
+_TFE_PREFIXES = ("tensorflow_estimator.compat.v1.estimator",
+                 "tensorflow_estimator.compat.v2.estimator", "tensorflow_estimator.estimator")
+_TFE_INTERNAL = "tensorflow_estimator.python.estimator"
 _CONTRIB_PREFIXES = ("tensorflow.compat.v1.contrib", "tensorflow.contrib")
+# contrib.tpu's estimator names live on in tf.compat.v1.estimator.tpu (covered after install()).
 _CONTRIB_TPU_ESTIMATOR = {"TPUEstimator", "TPUEstimatorSpec", "RunConfig", "TPUConfig",
                           "InputPipelineConfig"}
 _CONTRIB_TPU_TO_V1 = {"CrossShardOptimizer", "cross_replica_sum", "bfloat16_scope", "rewrite",
@@ -48,6 +53,9 @@ _CONTRIB_REWRITES = {
     "framework.get_global_step": ("tensorflow.compat.v1.train.get_global_step",
                                   "keras-spec provides the global step"),
     **{f"tpu.{n}": (f"tensorflow.compat.v1.tpu.{n}", "") for n in _CONTRIB_TPU_TO_V1},
+    **{f"tpu.{n}": (f"tensorflow.compat.v1.estimator.tpu.{n}",
+                    "keras-spec's tf.estimator.tpu, after the install() line")
+       for n in _CONTRIB_TPU_ESTIMATOR},
 }
 _CONTRIB_ADVICE = {
     "layers.layer_norm": (
@@ -92,6 +100,73 @@ class FileAnalysis:
     coverage: list[dict]
     edits: dict[int, list[Edit]]          # id(finding) -> its edits
     header: dict[int, list[str]]          # id(finding) -> lines to add after the imports
+    install: set[int] = dataclasses.field(default_factory=set)  # fixed by the install line
+    install_at: int = 0                   # the install line goes before this line (1-based)
+
+
+def header_position(tree: ast.Module) -> int:
+    """Line after which to add import lines: after the leading docstring/imports block."""
+    last = 0
+    for i, node in enumerate(tree.body):
+        is_doc = i == 0 and isinstance(node, ast.Expr) and isinstance(
+            getattr(node, "value", None), ast.Constant) and isinstance(node.value.value, str)
+        if is_doc or isinstance(node, (ast.Import, ast.ImportFrom)):
+            last = node.end_lineno
+        else:
+            break
+    return last
+
+
+def _tf_keras_available() -> bool:
+    """Whether install() can give tf.compat.v1.layers (tf_keras, the legacy-layers extra)."""
+    return importlib.util.find_spec("tf_keras") is not None
+
+
+def _install_import_paths() -> tuple[str, ...]:
+    """Module paths `import`able after adapters.estimator.install().
+
+    Read from installation.py's private tables (checked on this tree, TF 2.21): the doctor
+    advises exactly the import forms install() registers in sys.modules.
+    """
+    from adapters.estimator import installation  # pylint: disable=import-outside-toplevel
+    paths = installation._IMPORT_PATHS  # pylint: disable=protected-access
+    subs = installation._SUBMODULES  # pylint: disable=protected-access
+    return tuple(paths) + tuple(f"{p}.{s}" for p in paths for s in subs)
+
+
+def _needs_install(qualname: str) -> bool:
+    """Whether an import of `qualname` only works after install()."""
+    if _strip(qualname, _TF_ESTIMATOR_PREFIXES) is not None:
+        return True
+    contrib = _strip(qualname, _CONTRIB_PREFIXES)
+    return bool(contrib) and contrib.startswith("tpu.") and contrib[4:] in _CONTRIB_TPU_ESTIMATOR
+
+
+def _home_of(dotted: str) -> tuple[str, str]:
+    """("adapters.estimator.tpu", "TPUEstimator") for "tpu.TPUEstimator"."""
+    sub, _, name = dotted.rpartition(".")
+    return ("adapters.estimator" + (f".{sub}" if sub else ""), name)
+
+
+def _public_name(qualname: str) -> str | None:
+    """The tf.estimator name (dotted within tf.estimator) a qualified name refers to."""
+    dotted = _strip(qualname, _TF_ESTIMATOR_PREFIXES + _TFE_PREFIXES)
+    if dotted is not None:
+        return dotted
+    internal = _strip(qualname, (_TFE_INTERNAL,))
+    if not internal:
+        return None if internal is None else ""
+    # tensorflow_estimator/python/estimator/<module path>.<Name>: the public name is the one
+    # with that last component (tpu.* when the path runs through tpu/).
+    parts = internal.split(".")
+    for k in range(len(parts), 0, -1):
+        last = parts[k - 1]
+        found = sorted((n for n in cov.TF_ESTIMATOR_NAMES if n.split(".")[-1] == last),
+                       key=lambda n: (not any(p in parts[:k - 1] for p in n.split(".")[:-1]),
+                                      n.count(".")))
+        if found:
+            return found[0] + "".join(f".{x}" for x in parts[k:])
+    return None
 
 
 @functools.lru_cache(maxsize=None)
@@ -138,6 +213,45 @@ class _Analyzer:
         self.tf2_alias = next((k for k, v in self.aliases.items() if v == "tensorflow"), None)
         self.tf1_alias = next((k for k, v in self.aliases.items()
                                if v == "tensorflow.compat.v1"), None)
+        self.has_install, self.has_layers_install = self.installs()
+        self.install: set[int] = set()
+
+    def installs(self) -> tuple[bool, bool]:
+        """Whether the file calls adapters.estimator.install() (/ a legacy-layers install())."""
+        refs, _ = references(self.tree, ("adapters",))
+        called = {r.qualname for r in refs if isinstance(self.parents.get(id(r.node)), ast.Call)
+                  and self.parents[id(r.node)].func is r.node}
+        estimator = "adapters.estimator.install" in called
+        layers = estimator or bool(called & {"adapters.legacy_layers.install",
+                                             "adapters.tf1.legacy_layers.install"})
+        return estimator, layers
+
+    def install_position(self) -> int:
+        """The line the install line goes before: right after the script's `import tensorflow`
+        (or before its first import that needs install(), if that comes first)."""
+        tf_end = 0
+        for node in self.tree.body:
+            if not isinstance(node, (ast.Import, ast.ImportFrom)):
+                continue
+            if isinstance(node, ast.ImportFrom):
+                if not node.module or node.level:
+                    continue
+                mods, full = [node.module], [f"{node.module}.{n.name}" for n in node.names]
+            else:
+                mods = full = [n.name for n in node.names]
+            if any(_needs_install(q) for q in full):
+                return tf_end + 1 if tf_end else node.lineno
+            if not tf_end and any(m == "tensorflow" or m.startswith("tensorflow.")
+                                  for m in mods):
+                tf_end = node.end_lineno
+        if tf_end:
+            return tf_end + 1
+        return header_position(self.tree) + 1
+
+    def install_fix(self) -> str:
+        at = self.install_position()
+        where = (f"after line {at - 1}" if at > 1 else "at the top")
+        return f"add `{INSTALL_LINE}` {where}"
 
     # -- helpers -------------------------------------------------------------------------------
     def add(self, node_or_ref, rule, severity, message, fix, edits=None, header=None) -> Finding:
@@ -206,29 +320,21 @@ class _Analyzer:
         self.rule_dimension_value()
         self.rule_hook_session_run()
 
-    # tf.estimator / tf.compat.v1.estimator / tensorflow_estimator, and contrib.tpu's estimator
+    # tf.estimator / tf.compat.v1.estimator / tensorflow_estimator names
     def rule_estimator(self, ref: Ref, q: str) -> bool:
-        dotted = _strip(q, _ESTIMATOR_PREFIXES)
+        tfe = q.startswith("tensorflow_estimator")
+        dotted = _public_name(q)
+        if tfe and ref.in_import:
+            return self.tfe_import(ref, dotted)
         if dotted is None:
-            contrib = _strip(q, _CONTRIB_PREFIXES)
-            if contrib and contrib.startswith("tpu.") and contrib[4:] in _CONTRIB_TPU_ESTIMATOR:
-                dotted = contrib
-            else:
-                return False
+            return False
         if dotted == "":
-            if ref.in_import:  # `from tensorflow import estimator as est`
-                return self.estimator_module_import(ref)
-            self.add(ref, "KS100", BLOCKER, "tensorflow has no `estimator` module in TF 2.21",
-                     f"use the drop-in namespace: {NAMESPACE_IMPORT}",
-                     edits=[self.ref_edit(ref, "tf_estimator")], header=[NAMESPACE_IMPORT])
-            return True
+            return True if tfe else self.covered(ref, "", q)
         parts = dotted.split(".")
         cut = next((k for k in range(len(parts), 0, -1)
                     if ".".join(parts[:k]) in cov.TF_ESTIMATOR_NAMES), len(parts))
-        dotted, suffix = ".".join(parts[:cut]), "".join(f".{p}" for p in parts[cut:])
-        c = cov.lookup(dotted)
-        self.coverage.setdefault(dotted, {"name": dotted, "status": c.status, "advice": c.advice,
-                                          "where": f"{self.path}:{ref.lineno}"})
+        dotted = ".".join(parts[:cut])
+        c = self.lookup(dotted, ref)
         if c.status != cov.COVERED:
             rule = "KS101" if c.status == cov.NOT_PROVIDED else "KS102"
             self.add(ref, rule, BLOCKER,
@@ -237,39 +343,77 @@ class _Analyzer:
                         f" (used as {ref.local})"),
                      c.advice)
             return True
-        module, attr = c.home
-        alias, import_line = _home_alias(module)
+        if tfe:  # a use through a tensorflow_estimator import: that import is the finding
+            return True
+        if not ref.in_import and _public_name(self.aliases.get(ref.local.split(".")[0], "")) \
+                is not None:
+            return True  # a use of a name imported from tf.estimator: the import is the finding
+        return self.covered(ref, dotted, q)
+
+    def lookup(self, dotted: str, ref: Ref) -> cov.Coverage:
+        c = cov.lookup(dotted)
+        self.coverage.setdefault(dotted, {
+            "name": dotted, "status": c.status, "advice": c.advice,
+            "where": f"{self.path}:{ref.lineno}"})
+        return c
+
+    def covered(self, ref: Ref, dotted: str, q: str) -> bool:
+        """KS100: a name install() covers: info with the install line, else fixed by adding it."""
+        name = "tf.estimator" + (f".{dotted}" if dotted else "")
         if ref.in_import:
-            return self.estimator_name_import(ref, dotted, module, attr)
-        self.add(ref, "KS100", BLOCKER,
-                 f"tf.estimator is gone in TF 2.21; keras-spec's namespace provides "
-                 f"{dotted} (as {alias}.{attr})",
-                 f"{ref.local} -> {alias}.{attr}{suffix}  (with `{import_line}`)",
-                 edits=[self.ref_edit(ref, f"{alias}.{attr}{suffix}")], header=[import_line])
+            module = q.rpartition(".")[0] if isinstance(ref.node, ast.ImportFrom) else q
+            if module not in _install_import_paths() and not (
+                    isinstance(ref.node, ast.ImportFrom)
+                    and module in ("tensorflow", "tensorflow.compat.v1", "tensorflow.compat.v2")):
+                home, attr = _home_of(dotted)
+                self.add(ref, "KS103", BLOCKER,
+                         f"`{self.segment(ref.node)}`: install() does not make this path "
+                         "importable", f"from {home} import {attr}")
+                return True
+        if self.has_install:
+            self.add(ref, "KS100", INFO, f"{ref.local}: {name} is covered by keras-spec's "
+                     "namespace (this file calls adapters.estimator.install())", "")
+            return True
+        f = self.add(ref, "KS100", BLOCKER,
+                     f"{ref.local}: TF 2.21 has no tf.estimator; keras-spec's namespace "
+                     f"provides {name} after adapters.estimator.install()", self.install_fix())
+        f.fixable = True
+        self.install.add(id(f))
         return True
 
-    def estimator_module_import(self, ref: Ref) -> bool:
+    def tfe_import(self, ref: Ref, dotted: str) -> bool:
+        """`import tensorflow_estimator as tfe`, `from tensorflow_estimator... import X`."""
         stmt = ref.node
         single = isinstance(stmt, (ast.Import, ast.ImportFrom)) and len(stmt.names) == 1
-        edits = [Edit(stmt.lineno, stmt.col_offset, stmt.end_lineno, stmt.end_col_offset,
-                      f"import adapters.estimator as {ref.local}")] if single else None
-        self.add(ref, "KS100", BLOCKER, "`tensorflow.estimator` cannot be imported on TF 2.21",
-                 f"import adapters.estimator as {ref.local}", edits=edits)
-        return True
-
-    def estimator_name_import(self, ref: Ref, dotted: str, module: str, attr: str) -> bool:
-        stmt = ref.node
-        edits = None
-        if (isinstance(stmt, ast.ImportFrom) and len(stmt.names) == 1 and "." not in attr):
-            asname = stmt.names[0].asname
-            text = f"from {module} import {attr}" + (f" as {asname}" if asname else
-                                                      "" if attr == ref.local else
-                                                      f" as {ref.local}")
-            edits = [Edit(stmt.lineno, stmt.col_offset, stmt.end_lineno, stmt.end_col_offset,
-                          text)]
-        self.add(ref, "KS100", BLOCKER,
-                 f"tf.estimator is gone in TF 2.21; keras-spec provides {dotted} in {module}",
-                 f"from {module} import {attr}", edits=edits)
+        message = (f"`{self.segment(stmt)}`: tensorflow-estimator does not install with "
+                   "TF 2.21, and install() does not alias `tensorflow_estimator`")
+        if dotted == "":  # the estimator module itself
+            text = f"import adapters.estimator as {ref.local}"
+            single = single and (isinstance(stmt, ast.ImportFrom) or bool(stmt.names[0].asname))
+        elif dotted is None:  # the package: `import tensorflow_estimator as tfe`
+            text = (f"import adapters.estimator as tf_estimator, and write {ref.local}.estimator.X"
+                    " (or its compat.v1.estimator.X) as tf_estimator.X")
+            single = False
+        else:
+            parts = dotted.split(".")
+            cut = next((k for k in range(len(parts), 0, -1)
+                        if ".".join(parts[:k]) in cov.TF_ESTIMATOR_NAMES), len(parts))
+            dotted = ".".join(parts[:cut])
+            c = self.lookup(dotted, ref)
+            if c.status != cov.COVERED:
+                rule = "KS101" if c.status == cov.NOT_PROVIDED else "KS102"
+                self.add(ref, rule, BLOCKER, f"tf.estimator.{dotted} (imported from "
+                         f"tensorflow_estimator) is {c.status} by keras-spec", c.advice)
+                return True
+            home, attr = _home_of(dotted)
+            if isinstance(stmt, ast.ImportFrom):
+                text = f"from {home} import {attr}" + (
+                    f" as {ref.local}" if ref.local != attr else "")
+            else:
+                text, single = f"from {home} import {attr}", False
+        self.add(ref, "KS104", BLOCKER, message, text,
+                 edits=[Edit(stmt.lineno, stmt.col_offset, stmt.end_lineno,
+                             stmt.end_col_offset, text)] if single else None)
         return True
 
     def rule_contrib(self, ref: Ref, q: str) -> bool:
@@ -283,14 +427,17 @@ class _Analyzer:
                        + ("; keras-spec runs tf.compat.v1.tpu.CrossShardOptimizer as the "
                           "optimizer it wraps (the strategy averages gradients), so it can "
                           "stay or be dropped" if where else ""))
+            if rest.startswith("tpu.") and rest[4:] in _CONTRIB_TPU_ESTIMATOR:
+                self.lookup(rest, ref)
             if ref.in_import:
                 return self.contrib_import(ref, target, message, note)
             spelled = self.spell_tf(target)
             header = [] if spelled else ["import tensorflow as tf"]
             spelled = spelled or "tf." + target.partition(".")[2]
-            self.add(ref, "KS110", BLOCKER, message,
-                     f"{spelled}" + (f" ({note})" if note else ""),
-                     edits=[self.ref_edit(ref, spelled)], header=header)
+            f = self.add(ref, "KS110", BLOCKER, message,
+                         f"{spelled}" + (f" ({note})" if note else ""),
+                         edits=[self.ref_edit(ref, spelled)], header=header)
+            self.needs_install_line(f, target)
             return True
         if rest in ("learn.ModelFnOps", "learn.ModeKeys"):
             name = rest.split(".")[1]
@@ -326,17 +473,23 @@ class _Analyzer:
         elif single and self.all_uses_rewritable(ref.local):
             # A contrib module alias whose every use is rewritten: the import can go.
             edits = [self.replace_statement(stmt, "tf.contrib import no longer needed")]
-        self.add(ref, "KS110", BLOCKER, message, note or "remove the tf.contrib import",
-                 edits=edits)
+        f = self.add(ref, "KS110", BLOCKER, message, note or "remove the tf.contrib import",
+                     edits=edits)
+        if target is not None:
+            self.needs_install_line(f, target)
         return True
+
+    def needs_install_line(self, f: Finding, target: str) -> None:
+        """A rewrite to a tf.estimator path also needs the install line (if the file lacks it)."""
+        if _needs_install(target) and not self.has_install:
+            self.install.add(id(f))
+            f.fix += f"; and {self.install_fix()}"
 
     def all_uses_rewritable(self, local: str) -> bool:
         uses = [r for r in self.refs if not r.in_import and r.local.split(".")[0] == local]
         for r in uses:
             rest = _strip(r.qualname, _CONTRIB_PREFIXES) or ""
-            ok = (rest in _CONTRIB_REWRITES or rest in ("learn.ModelFnOps", "learn.ModeKeys")
-                  or (rest.startswith("tpu.") and rest[4:] in _CONTRIB_TPU_ESTIMATOR
-                      and cov.lookup(rest).status == cov.COVERED))
+            ok = rest in _CONTRIB_REWRITES or rest in ("learn.ModelFnOps", "learn.ModeKeys")
             if not ok:
                 return False
         return bool(uses)
@@ -416,22 +569,33 @@ class _Analyzer:
         rest = _strip(q, ("tensorflow.compat.v1.layers", "tensorflow.layers"))
         if rest is None:
             return False
-        installed = "legacy_layers" in self.source and ".install()" in self.source
         edits = None
         if q.startswith("tensorflow.layers") and not ref.in_import:
             target = "tensorflow.compat.v1.layers" + (f".{rest}" if rest else "")
             spelled = self.spell_tf(target)
             edits = [self.ref_edit(ref, spelled)] if spelled else None
-        if installed and not edits:
+        tf_keras = _tf_keras_available()
+        if self.has_layers_install and tf_keras and not edits:
             self.add(ref, "KS170", INFO, f"{ref.local}: tf.compat.v1.layers come from tf_keras "
-                     "(adapters.legacy_layers.install() is called in this file)", "")
+                     "(this file calls install(), and tf_keras is installed)", "")
             return True
-        self.add(ref, "KS170", BLOCKER,
-                 f"{ref.local}: with Keras 3, tf.compat.v1.layers raise \"`dense` is not "
-                 "available with Keras 3\"",
-                 'pip install "keras-spec[legacy-layers]" and call '
-                 "adapters.legacy_layers.install() before the model_fn runs",
-                 edits=edits, header=[] if installed else list(LEGACY_LAYERS_LINES))
+        problem = (f"{ref.local}: with Keras 3, tf.compat.v1.layers raise \"`dense` is not "
+                   "available with Keras 3\"")
+        if not tf_keras:
+            fix = (f"{_LEGACY_EXTRA}; then the install() line gives tf.compat.v1.layers" +
+                   ("" if self.has_layers_install else f" ({self.install_fix()})"))
+            self.add(ref, "KS170", BLOCKER, problem + "; tf_keras is not installed here", fix)
+            return True
+        fix = ("covered by the install() line, which installs tf_keras's TF1 layers "
+               "(tf_keras is installed here)")
+        if edits:
+            fix = f"{spelled} ({fix})"
+        if not self.has_layers_install:
+            fix += f": {self.install_fix()}"
+        f = self.add(ref, "KS170", BLOCKER, problem, fix, edits=edits)
+        if not self.has_layers_install:
+            f.fixable = True
+            self.install.add(id(f))
         return True
 
     def rule_tf2_name(self, ref: Ref, q: str) -> bool:
@@ -519,16 +683,6 @@ class _Analyzer:
                                  "run_values.results in after_run")
 
 
-def _home_alias(module: str) -> tuple[str, str]:
-    """(the name code uses, the import line) for a namespace module."""
-    if module == "adapters.estimator":
-        return "tf_estimator", NAMESPACE_IMPORT
-    if module.startswith("adapters.estimator."):
-        alias = "tf_estimator_" + module.split(".", 2)[2].replace(".", "_")
-        return alias, f"import {module} as {alias}"
-    return module, f"import {module}"
-
-
 def analyze_source(path: str, source: str) -> FileAnalysis:
     try:
         tree = ast.parse(source, filename=path)
@@ -539,7 +693,8 @@ def analyze_source(path: str, source: str) -> FileAnalysis:
         return FileAnalysis(path, source, [f], [], {}, {})
     a = _Analyzer(path, source, tree)
     a.run()
-    return FileAnalysis(path, source, a.findings, list(a.coverage.values()), a.edits, a.header)
+    return FileAnalysis(path, source, a.findings, list(a.coverage.values()), a.edits, a.header,
+                        a.install, a.install_position() if a.install else 0)
 
 
 def python_files(paths: list[str]) -> list[pathlib.Path]:

@@ -28,7 +28,8 @@ def model_fn(features, labels, mode, params):
     return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op, eval_metric_ops=metrics)
 
 
-def main():
-    config = tf.estimator.RunConfig(model_dir="/tmp/sample_fixable")
+def main(model_dir="/tmp/sample_fixable", max_steps=10):
+    config = tf.estimator.RunConfig(model_dir=model_dir)
     est = tf.estimator.Estimator(model_fn, config=config)
-    est.train(input_fn, max_steps=10)
+    est.train(input_fn, max_steps=max_steps)
+    return est
