@@ -480,13 +480,46 @@ _own_variables = threading.local()
 
 
 @contextlib.contextmanager
+def _tf_private_outer_variable_creators() -> Iterator[None]:
+    """Create variables through the creators in effect outside every function being traced.
+
+    Under `tf.init_scope()` a variable is created eagerly, but `tf.Variable` still runs the
+    creator stack of the default graph, i.e. of the innermost function being traced. On a
+    tf.function's first trace that stack holds tf.function's own capturing creator: a
+    variable it sees makes tf.function trace the Python function a second time ("variables
+    created on the first trace"), which runs the model_fn and every hook's begin() again.
+    The outermost (non-function) graph's stack keeps the creators entered outside the
+    trace (a strategy's scope) and none of the trace's own. The stack is a private property
+    of Graph (its docstring describes this save/replace/restore). Checked on TF 2.21.0
+    (framework/ops.py Graph._variable_creator_stack; polymorphic_function.py
+    variable_capturing_scope).
+    """
+    graph = tf.compat.v1.get_default_graph()
+    outer = graph
+    while getattr(outer, "building_function", False) and getattr(outer, "outer_graph", None):
+        outer = outer.outer_graph
+    if outer is graph:
+        yield
+        return
+    saved = graph._variable_creator_stack  # pylint: disable=protected-access
+    graph._variable_creator_stack = list(outer._variable_creator_stack)  # pylint: disable=protected-access
+    try:
+        yield
+    finally:
+        graph._variable_creator_stack = saved  # pylint: disable=protected-access
+
+
+@contextlib.contextmanager
 def keras_spec_variables() -> Iterator[None]:
     """Variables created here are keras-spec's own bookkeeping (hook mailboxes), not the
-    model_fn's: not in TF1 collections, checkpoints or get_variable_names()."""
+    model_fn's: not in TF1 collections, checkpoints or get_variable_names(); and, entered
+    under `tf.init_scope()` inside a trace, created as outside it: no tf.function sees
+    them as created by its trace (which would trace it, and call hooks' begin(), again)."""
     previous = getattr(_own_variables, "active", False)
     _own_variables.active = True
     try:
-        yield
+        with _tf_private_outer_variable_creators():
+            yield
     finally:
         _own_variables.active = previous
 
