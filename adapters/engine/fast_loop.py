@@ -321,6 +321,12 @@ def hook_train_function(model: SpecModel) -> Callable:
             if ran < n:  # the input ended before the step the hooks asked about: no after_run
                 break
             if hooks:
+                # Callbacks that see a step before the hooks (the facade's checkpoint and
+                # train_and_evaluate's evaluation of it) act on this step first, as tf.estimator's
+                # chief CheckpointSaverHook did before the user's hooks.
+                step_logs = {k: float(v) for k, v in (logs or {}).items()}
+                for callback in getattr(model, "_callbacks_before_hooks", ()):
+                    callback.on_train_batch_end(steps_run - 1, step_logs)
                 runner.after_run()
             remaining -= ran
             if hooks and runner.stop_requested:

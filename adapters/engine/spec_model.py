@@ -395,6 +395,8 @@ class SpecModel(keras.Model):
         # CheckpointSaverHook) see each step before the SessionRunHooks, as in a MonitoredSession.
         callbacks = list(callbacks or [])
         first = [c for c in callbacks if getattr(c, "runs_before_hooks", False)]
+        if mode == ModeKeys.TRAIN:  # a train function that drives the hooks calls them itself
+            self._callbacks_before_hooks = first
         return first + hook_callbacks + [c for c in callbacks if c not in first]
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):

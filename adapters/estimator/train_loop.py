@@ -47,6 +47,7 @@ class TrainLoop(keras.callbacks.Callback):
                  total_steps: int | None = None):
         super().__init__()
         self._start = start_step
+        self._handled_step: int | None = None
         self._save_fn = save
         self._global_step = global_step
         self._last_loss = last_loss
@@ -129,6 +130,9 @@ class TrainLoop(keras.callbacks.Callback):
         if self._total_steps is not None:
             self._steps_run = min(self._steps_run, self._total_steps)
         step = self._start + self._steps_run
+        if step == self._handled_step:
+            return  # a train function that drives the hooks already showed us this step
+        self._handled_step = step
         loss = (logs or {}).get("loss")
         # Keras's loss is the mean since this train() began: NaN once any step's loss was NaN.
         if loss is not None and math.isnan(loss):
