@@ -66,9 +66,10 @@ def summaries(logdir):
     return values
 
 
-def train(tmp_path, name, kind, spe, hooks=None, **fit_kwargs):
+def train(tmp_path, name, kind, spe, hooks=None, fast=True, **fit_kwargs):
     tf.keras.utils.set_random_seed(1)
     model = SpecModel(model_fn)
+    model.use_fast_loop = fast
     if spe is None:
         model.compile()
     else:
@@ -142,10 +143,15 @@ class EveryStepHook(tf.compat.v1.train.SessionRunHook):
 
 
 def test_hooks_see_every_step_when_fused(tmp_path):
-    auto_hook, single_hook = EveryStepHook(), EveryStepHook()
+    """The hook's fetched values come back with the step's outputs (fast loop) and equal what
+    Keras's own loop, reading the mailbox variables after each step, gives."""
+    auto_hook, single_hook, keras_hook = EveryStepHook(), EveryStepHook(), EveryStepHook()
     auto = train(tmp_path, "auto", "repeated", None, hooks=[auto_hook], steps_per_epoch=20)
     single = train(tmp_path, "single", "repeated", 1, hooks=[single_hook], steps_per_epoch=20)
-    assert auto_hook.values == single_hook.values
+    keras_loop = train(tmp_path, "keras", "repeated", 1, hooks=[keras_hook], fast=False,
+                       steps_per_epoch=20)
+    assert auto_hook.values == single_hook.values == keras_hook.values
+    assert keras_loop["history"] == single["history"]
     assert [s for s, _ in single_hook.values] == list(range(0, 31))  # stop after step 31
     assert auto["history"] == single["history"] and auto["seen"] == single["seen"]
     assert auto["summaries"] == single["summaries"]
