@@ -137,7 +137,7 @@ class Runner:
         start = time.perf_counter()
         model = models.build(w, cfg.impl, cfg.steps_per_execution, cfg.jit_compile)
         if w.train:
-            model.fit(self.data.train, epochs=1, steps_per_epoch=cfg.steps_per_execution,
+            model.fit(self.data.train, epochs=1, steps_per_epoch=max(1, cfg.steps_per_execution),
                       **self._fit_kwargs())
         else:
             model.evaluate(self.data.eval, verbose=0)

@@ -217,10 +217,15 @@ def workloads(keras_loop: bool = False) -> dict[str, Workload]:
 
 
 def build(workload: Workload, impl: str, steps_per_execution: int, jit_compile: bool) -> keras.Model:
-    """A compiled model of `impl`: what a user constructs before fit (part of time to first step)."""
+    """A compiled model of `impl`: what a user constructs before fit (part of time to first step).
+
+    steps_per_execution 0: compile() is not given it (each stack's default: Keras runs 1,
+    SpecModel chooses, adapters/engine/auto_execution.py)."""
     model = workload.builders[impl]()
     optimizer = workload.optimizers[impl]()
     kwargs = dict(steps_per_execution=steps_per_execution, jit_compile=jit_compile)
+    if not steps_per_execution:
+        del kwargs["steps_per_execution"]
     if isinstance(model, SpecModel):
         model.compile(optimizer=optimizer, **kwargs)
     else:

@@ -7,6 +7,11 @@ import os
 from typing import Any
 
 BASELINE = "keras"
+
+
+def spe_label(spe: int) -> str:
+    """steps_per_execution as the tables show it: 0 is compile()'s default (not given)."""
+    return "default" if spe == 0 else str(spe)
 # Issue 7's targets, checked (not asserted) in every report.
 RATIO_TARGET = 0.95  # (a), (b) steps/s >= 0.95 x (c) at every setting
 TTFS_TARGET = 1.5  # time to first step <= 1.5 x (c)'s
@@ -60,7 +65,7 @@ def check_targets(results: list[dict], ratios: list[dict], estimator: dict | Non
     for q in ratios:
         if q["vs"] != BASELINE:
             continue
-        where = (f"{q['workload']} {q['impl']} spe={q['steps_per_execution']} "
+        where = (f"{q['workload']} {q['impl']} spe={spe_label(q['steps_per_execution'])} "
                  f"jit={q['jit_compile']}")
         if q["train_steps_per_s"] is not None:
             checks.append({"target": f"steps/s >= {RATIO_TARGET} x plain Keras", "where": where,
@@ -97,7 +102,7 @@ def format_table(results: list[dict], ratios: list[dict], estimator: dict | None
     ratio_of = {(q["workload"], q["steps_per_execution"], q["jit_compile"], q["impl"]): q
                 for q in ratios}
     lines = []
-    header = (f"{'impl':<26} {'spe':>3} {'jit':>5} {'steps/s':>9} {'x(c)':>5} {'1st step s':>10} "
+    header = (f"{'impl':<26} {'spe':>7} {'jit':>5} {'steps/s':>9} {'x(c)':>5} {'1st step s':>10} "
               f"{'x(c)':>5} {'eval ex/s':>10} {'x(c)':>5} {'pred ex/s':>10} {'x(c)':>5} "
               f"{'dRSS MiB':>8}")
     for workload in dict.fromkeys(r["workload"] for r in results):
@@ -108,7 +113,7 @@ def format_table(results: list[dict], ratios: list[dict], estimator: dict | None
         for r in sorted(rows, key=lambda r: (r["steps_per_execution"], r["jit_compile"])):
             q = ratio_of.get((workload, r["steps_per_execution"], r["jit_compile"], r["impl"]), {})
             lines.append(
-                f"{r['label']:<26} {r['steps_per_execution']:>3} {str(r['jit_compile']):>5} "
+                f"{r['label']:<26} {spe_label(r['steps_per_execution']):>7} {str(r['jit_compile']):>5} "
                 f"{_fmt(_median(r, 'train_steps_per_s')):>9} "
                 f"{_fmt(q.get('train_steps_per_s'), 2):>5} "
                 f"{_fmt(_median(r, 'time_to_first_step_s'), 2):>10} "
@@ -230,7 +235,7 @@ def plot(path: str, results: list[dict], estimator: dict | None) -> str | None:
             if est:
                 ax.axhline(est, color="black", linestyle="--", linewidth=1, label="tf.estimator 2.15")
             ax.set_xticks(range(len(settings)))
-            ax.set_xticklabels([f"spe {s}\n{'XLA' if j else 'no XLA'}" for s, j in settings])
+            ax.set_xticklabels([f"spe {spe_label(s)}\n{'XLA' if j else 'no XLA'}" for s, j in settings])
             ax.set_ylabel(ylabel)
             ax.set_title(workload if row == 0 else "")
             if row == 0:
@@ -270,7 +275,7 @@ def format_markdown(payload: dict) -> str:
             peak = _fmt(iso.get("peak_rss_mb"), 0)
             if train:
                 out.append(
-                    f"| {r['label']} | {r['steps_per_execution']} | {xla} "
+                    f"| {r['label']} | {spe_label(r['steps_per_execution'])} | {xla} "
                     f"| {_fmt(_median(r, 'train_steps_per_s'))} "
                     f"| {_fmt(q.get('train_steps_per_s'), 2)} | {first} "
                     f"| {_fmt(q.get('time_to_first_step_s'), 2)} "
@@ -278,7 +283,7 @@ def format_markdown(payload: dict) -> str:
                     f"| {_fmt(_median(r, 'predict_examples_per_s'))} | {peak} |")
             else:
                 out.append(
-                    f"| {r['label']} | {r['steps_per_execution']} | {xla} "
+                    f"| {r['label']} | {spe_label(r['steps_per_execution'])} | {xla} "
                     f"| {_fmt(_median(r, 'eval_examples_per_s'))} "
                     f"| {_fmt(q.get('eval_examples_per_s'), 2)} | {first} "
                     f"| {_fmt(_median(r, 'predict_examples_per_s'))} | {peak} |")

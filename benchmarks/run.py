@@ -31,8 +31,10 @@ FULL = dict(reps=7, ttfs_reps=3, train_epochs=4, steps_per_epoch=None, eval_batc
 def configurations(workloads: dict, names: list[str], quick: bool) -> list:
     """Every (workload, implementation, steps_per_execution, jit_compile) to measure.
 
-    Full: the whole grid (spe 1 and 32, XLA off and on). Quick (CI smoke): XLA off, and the
-    secondary workloads at steps_per_execution 32 only, so it finishes well under a minute.
+    Full: the whole grid (spe 1 and 32, XLA off and on) plus spe "default" (0: compile() not
+    given steps_per_execution, what a user who never sets it gets; XLA off). Quick (CI smoke):
+    XLA off, and the secondary workloads at steps_per_execution 32 only, so it finishes well
+    under a minute.
     """
     from benchmarks.measure import Config  # pylint: disable=g-import-not-at-top
 
@@ -40,8 +42,10 @@ def configurations(workloads: dict, names: list[str], quick: bool) -> list:
     for name in names:
         workload = workloads[name]
         for impl in workload.builders:
-            for spe in (1, 32):
+            for spe in (0, 1, 32):
                 for jit in (False, True):
+                    if spe == 0 and (quick or jit):
+                        continue
                     if quick and (jit or (name != "bench" and spe == 1)):
                         continue
                     configs.append(Config(name, impl, spe, jit))

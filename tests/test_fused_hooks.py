@@ -138,19 +138,25 @@ def test_user_hook_fetching_every_step_sees_every_step(tmp_path):
 
 
 def test_spec_model_fit_hooks_at_spe_1_match_keras_loop():
-    """SpecModel.fit(hooks=...) at steps_per_execution 1: the lean hook path, same results."""
+    """SpecModel.fit(hooks=...) at steps_per_execution 1 (given), and at compile's default (several
+    steps per call, hooks still exact): the lean hook paths, same results as Keras's own loop."""
     runs = []
-    for fused in (True, False):
+    for fused, spe in ((True, 1), (True, None), (False, 1)):
         counter = []
         model = SpecModel(make_model_fn(4, 1000, counter))
         model.use_fast_loop = fused
-        model.compile()
+        model.compile(steps_per_execution=spe)
         history = model.fit(input_fn(), steps_per_epoch=9, epochs=2, verbose=0,
                             hooks=[tf.compat.v1.train.StopAtStepHook(last_step=15)])
         runs.append((history.history["loss"], model.get_variable_value("w"),
                      int(model.global_step.numpy()), len(counter)))
-    (loss, w, step, calls), (loss_ref, w_ref, step_ref, calls_ref) = runs
-    assert loss == loss_ref
+    (loss, w, step, calls), (loss_auto, w_auto, step_auto, calls_auto), \
+        (loss_ref, w_ref, step_ref, calls_ref) = runs
+    assert loss == loss_auto == loss_ref
     np.testing.assert_array_equal(w, w_ref)
-    assert step == step_ref == 15
+    np.testing.assert_array_equal(w_auto, w_ref)
+    assert step == step_auto == step_ref == 15
     assert calls == calls_ref == 15  # at steps_per_execution 1 every step is a call
+    # Default: executions of 9 steps, LoggingTensorHook's before_run only at the steps it logs
+    # (0, 4, 8, 12) and the stop step.
+    assert calls_auto == 5

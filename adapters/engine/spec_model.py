@@ -21,7 +21,7 @@ import tensorflow as tf
 import keras_spec
 from keras_spec import ModeKeys
 
-from adapters.engine import distributed_steps, fast_loop
+from adapters.engine import auto_execution, distributed_steps, fast_loop
 from adapters.hooks import bridge as hooks_bridge
 from adapters.tf1 import world as tf1_world
 from adapters.engine.metric_bridge import MetricBridge
@@ -160,6 +160,8 @@ class SpecModel(keras.Model):
         self._summary_specs: dict[str, list] = {}  # mode -> TensorSpecs (fast_loop's fused loop)
         self._fused_fit = False  # this fit() runs grouped executions (fast_loop)
         self._exact_hook_steps = False  # hooks see every step even at steps_per_execution > 1
+        self._auto_execution = False  # compile() was not given steps_per_execution (auto_execution)
+        self._auto_built_for: tuple | None = None  # (size, exact hooks) of the auto train_function
         self._time_cadence: Any = None  # acts between steps when due (the facade's TrainLoop)
         self._steps_run_in_fit: int | None = None
         self._fit_batches: int | None = None
@@ -181,9 +183,13 @@ class SpecModel(keras.Model):
         return self._config
 
     def compile(self, optimizer: Any = None, loss: Any = None, metrics: Any = None,
-                steps_per_execution: int = 1, jit_compile: Any = "auto",
+                steps_per_execution: int | None = None, jit_compile: Any = "auto",
                 run_eagerly: bool = False, **kwargs) -> None:
         """Like keras.Model.compile; the optimizer is only used for specs without train_op.
+
+        `steps_per_execution` not given: fit runs several steps per call where nothing needs
+        Python between steps (adapters/engine/auto_execution.py; same results as one step per
+        call). Given (1 included), fit runs exactly that many.
 
         `loss`/`metrics` belong to the model_fn (spec.loss, eval_metric_ops) and are rejected.
         `jit_compile=True` compiles the model_fn's step with XLA; "auto" means no XLA, since
@@ -206,8 +212,10 @@ class SpecModel(keras.Model):
         self._keras_optimizer = keras.optimizers.get(optimizer) if optimizer is not None else None
         self._core_jit = jit_compile is True
         self._cores = {}
+        self._auto_execution = steps_per_execution is None
+        self._auto_built_for = None
         super().compile(optimizer=self._keras_optimizer or "sgd",
-                        steps_per_execution=steps_per_execution, jit_compile=False, **{
+                        steps_per_execution=steps_per_execution or 1, jit_compile=False, **{
                             k: v for k, v in kwargs.items()
                             if k not in ("loss_weights", "weighted_metrics")})
 
@@ -285,7 +293,26 @@ class SpecModel(keras.Model):
         if isinstance(x, tf.data.Dataset):
             kwargs.setdefault("shuffle", False)  # an input_fn's dataset is shuffled by its author
         kwargs["callbacks"] = self._prepare_hooks(ModeKeys.TRAIN, x, hooks, kwargs.get("callbacks"))
+        previous = (self.steps_per_execution, self._exact_hook_steps)
+        try:
+            self._choose_auto_execution(x, kwargs)
+            return self._fit_prepared(x, args, hooks, kwargs)
+        finally:
+            self.steps_per_execution, self._exact_hook_steps = previous
 
+    def _choose_auto_execution(self, x: Any, kwargs: dict) -> None:
+        """Steps per execution for a fit whose compile() left it to us (auto_execution)."""
+        size = auto_execution.execution_size(self, x, kwargs["callbacks"], kwargs)
+        runner = self._hook_runners.get(ModeKeys.TRAIN)
+        exact = size > 1 and runner is not None and bool(runner.hooks)
+        key = (size, exact) if size > 1 else None
+        if key != self._auto_built_for:  # the train_function was built for another size
+            self.train_function, self._auto_built_for = None, key
+        if size > 1:
+            self.steps_per_execution = size
+            self._exact_hook_steps = self._exact_hook_steps or exact  # hooks still see every step
+
+    def _fit_prepared(self, x: Any, args: tuple, hooks: list | None, kwargs: dict):
         # A repeated dataset with static shapes and no SessionRunHooks is fed steps_per_execution
         # batches per GetNext (same batches, same order) to one fused function per execution
         # (adapters/engine/fast_loop.py).

@@ -182,6 +182,7 @@ class HookRunner:
         self._started = False
         self._pending: list = []
         self._stale: dict[int, Any] = {}              # id(fetch) -> global step before the step
+        self._step_values: dict | None = None         # mailbox key -> value the step returned
         self.stop_requested = False
         # The train function calls before_run/after_run itself, at the steps the hooks act on
         # (adapters/engine/fast_loop.hook_train_function); HookCallback then leaves them out.
@@ -266,6 +267,7 @@ class HookRunner:
         self._fresh = []
         self._pending = []
         self._stale = {}
+        self._step_values = None
         for hook in self.hooks:
             context = _train.SessionRunContext(_train.SessionRunArgs(None), _SessionShim(self, hook))
             args = hook.before_run(context)
@@ -283,6 +285,15 @@ class HookRunner:
             if context.stop_requested:
                 self.stop_requested = True
         self._pending = []
+
+    def mailboxes(self) -> tuple[tuple, list]:
+        """(keys, variables) of the mailboxes, in one order: a train function that returns
+        their values with the step hands them back through set_step_values."""
+        return tuple(self._slots), list(self._slots.values())
+
+    def set_step_values(self, values: dict | None) -> None:
+        """The mailboxes' values as the step that just ran returned them (None: read them)."""
+        self._step_values = values
 
     def _is_global_step(self, fetch: Any) -> bool:
         step = getattr(self.world, "global_step", None)
@@ -307,6 +318,9 @@ class HookRunner:
             return fetch.numpy()
         key = self._key(fetch)
         if key in self._slots:
+            values = self._step_values
+            if values is not None and key in values:
+                return values[key].numpy()
             return self._slots[key].numpy()
         if isinstance(fetch, tf.Operation):
             return None  # an op fetched with the step ran (or was pruned) with it
