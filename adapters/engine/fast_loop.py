@@ -358,9 +358,12 @@ def hook_train_function(model: SpecModel) -> Callable:
                 # Callbacks that see a step before the hooks (the facade's checkpoint and
                 # train_and_evaluate's evaluation of it) act on this step first, as tf.estimator's
                 # chief CheckpointSaverHook did before the user's hooks.
-                step_logs = {k: float(v) for k, v in (logs or {}).items()}
-                for callback in getattr(model, "_callbacks_before_hooks", ()):
-                    callback.on_train_batch_end(steps_run - 1, step_logs)
+                before_hooks = getattr(model, "_callbacks_before_hooks", ())
+                if before_hooks:
+                    model._steps_run_in_fit = counted + steps_run  # pylint: disable=protected-access
+                    step_logs = {k: float(v) for k, v in (logs or {}).items()}
+                    for callback in before_hooks:
+                        callback.on_train_batch_end(steps_run - 1, step_logs)
                 runner.after_run()
             remaining -= ran
             if hooks and runner.stop_requested:
