@@ -8,7 +8,6 @@ tf.estimator 2.15 conformance fixtures, a 1-replica run of the same data, or clo
 import functools
 import json
 import os
-import socket
 import subprocess
 import sys
 
@@ -19,6 +18,7 @@ import tensorflow as tf
 
 import keras_spec as ks
 from adapters import SpecModel
+from cluster_helpers import free_ports
 from conformance_runner import GOLDEN, eval_dataset, make_case, train_dataset
 from estimator_helpers import checkpoint_steps, read_events
 
@@ -256,18 +256,8 @@ def test_spec_hooks_run_once_per_step_not_per_replica():
 
 
 # -- MultiWorkerMirroredStrategy: 2 worker processes on 127.0.0.1 -----------------------------
-def _free_ports(n):
-    sockets = [socket.socket() for _ in range(n)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
-
 def test_multi_worker_training_runs_chief_hooks_once_and_writes_one_checkpoint(tmp_path):
-    ports = _free_ports(2)
+    ports = free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
     model_dir = str(tmp_path / "model")
     workers = []

@@ -122,6 +122,22 @@ class _CommonHead(Head):
     def loss_reduction(self) -> str:
         return self._loss_reduction
 
+    def loss(self, labels: Any, logits: Any, features: Any = None, mode: str | None = None,
+             regularization_losses: Any = None) -> tf.Tensor:
+        with tf.name_scope('losses'):
+            logits = _utils.as_float_logits(logits, self.logits_dimension)
+            labels = self._labels_for_loss(logits, labels)
+            unweighted, weights = self._loss_and_weights(logits, labels, features)
+            return self._reduce(unweighted, weights, regularization_losses)
+
+    def _labels_for_loss(self, logits: tf.Tensor, labels: Any) -> tf.Tensor:
+        """The labels as the head's loss takes them (ids, indicators or values), checked."""
+        raise NotImplementedError
+
+    def _loss_and_weights(self, logits: tf.Tensor, labels: tf.Tensor, features: Any):
+        """The unreduced loss and the example weights."""
+        raise NotImplementedError
+
     def _weights(self, features: Any, logits: tf.Tensor, per_logit: bool = False) -> Any:
         return _utils.weights_from_features(features, self._weight_column, logits, per_logit)
 

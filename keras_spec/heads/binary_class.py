@@ -44,7 +44,7 @@ class BinaryClassHead(_CommonHead):
     def logits_dimension(self) -> int:
         return 1
 
-    def _labels(self, logits: tf.Tensor, labels: Any) -> tf.Tensor:
+    def _labels_for_loss(self, logits: tf.Tensor, labels: Any) -> tf.Tensor:
         labels = _utils.dense_labels(labels, logits, 1)
         if self._label_vocabulary is not None:
             labels = _utils.vocabulary_ids(labels, self._label_vocabulary)
@@ -64,14 +64,6 @@ class BinaryClassHead(_CommonHead):
         else:
             loss = tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits)
         return loss, self._weights(features, logits)
-
-    def loss(self, labels: Any, logits: Any, features: Any = None, mode: str | None = None,
-             regularization_losses: Any = None) -> tf.Tensor:
-        with tf.name_scope('losses'):
-            logits = _utils.as_float_logits(logits, 1)
-            labels = self._labels(logits, labels)
-            unweighted, weights = self._loss_and_weights(logits, labels, features)
-            return self._reduce(unweighted, weights, regularization_losses)
 
     def predictions(self, logits: Any, keys: Any = None) -> dict:
         valid = [_P.LOGITS, _P.LOGISTIC, _P.PROBABILITIES, _P.CLASS_IDS, _P.CLASSES,
@@ -130,7 +122,7 @@ class BinaryClassHead(_CommonHead):
         predictions = self.predictions(logits, [_P.CLASS_IDS, _P.LOGISTIC])
         class_ids, logistic = predictions[_P.CLASS_IDS], predictions[_P.LOGISTIC]
         logits = _utils.as_float_logits(logits, 1)
-        labels = self._labels(logits, labels)
+        labels = self._labels_for_loss(logits, labels)
         unweighted, weights = self._loss_and_weights(logits, labels, features)
         k, m = self._keys, eval_metrics
         m[self._loss_mean_key].update_state(unweighted, weights)

@@ -39,7 +39,7 @@ class MultiClassHead(_CommonHead):
     def logits_dimension(self) -> int:
         return self._n_classes
 
-    def _label_ids(self, logits: tf.Tensor, labels: Any) -> tf.Tensor:
+    def _labels_for_loss(self, logits: tf.Tensor, labels: Any) -> tf.Tensor:
         labels = _utils.dense_labels(labels, logits, 1)
         if self._label_vocabulary is None:
             if not labels.dtype.is_integer:
@@ -59,14 +59,6 @@ class MultiClassHead(_CommonHead):
             loss = tf.expand_dims(tf.nn.sparse_softmax_cross_entropy_with_logits(
                 labels=tf.squeeze(label_ids, -1), logits=logits), -1)
         return loss, self._weights(features, logits)
-
-    def loss(self, labels: Any, logits: Any, features: Any = None, mode: str | None = None,
-             regularization_losses: Any = None) -> tf.Tensor:
-        with tf.name_scope('losses'):
-            logits = _utils.as_float_logits(logits, self._n_classes)
-            label_ids = self._label_ids(logits, labels)
-            unweighted, weights = self._loss_and_weights(logits, label_ids, features)
-            return self._reduce(unweighted, weights, regularization_losses)
 
     def predictions(self, logits: Any, keys: Any = None) -> dict:
         valid = [_P.LOGITS, _P.PROBABILITIES, _P.CLASS_IDS, _P.CLASSES, _P.ALL_CLASS_IDS,
@@ -108,7 +100,7 @@ class MultiClassHead(_CommonHead):
                        regularization_losses: Any = None) -> dict:
         class_ids = self.predictions(logits, [_P.CLASS_IDS])[_P.CLASS_IDS]
         logits = _utils.as_float_logits(logits, self._n_classes)
-        label_ids = self._label_ids(logits, labels)
+        label_ids = self._labels_for_loss(logits, labels)
         unweighted, weights = self._loss_and_weights(logits, label_ids, features)
         eval_metrics[self._loss_mean_key].update_state(unweighted, weights)
         eval_metrics[self._accuracy_key].update_state(

@@ -75,7 +75,7 @@ class MultiLabelHead(_CommonHead):
     def logits_dimension(self) -> int:
         return self._n_classes
 
-    def _labels(self, logits: tf.Tensor, labels: Any) -> tf.Tensor:
+    def _labels_for_loss(self, logits: tf.Tensor, labels: Any) -> tf.Tensor:
         """An int64 indicator [.., n_classes]."""
         if labels is None:
             raise ValueError(_utils.LABEL_NONE_MESSAGE)
@@ -114,14 +114,6 @@ class MultiLabelHead(_CommonHead):
                 labels=tf.cast(labels, tf.float32), logits=logits), axis=-1, keepdims=True)
         return loss, self._weights(features, logits)
 
-    def loss(self, labels: Any, logits: Any, features: Any = None, mode: str | None = None,
-             regularization_losses: Any = None) -> tf.Tensor:
-        with tf.name_scope('losses'):
-            logits = _utils.as_float_logits(logits, self._n_classes)
-            labels = self._labels(logits, labels)
-            unweighted, weights = self._loss_and_weights(logits, labels, features)
-            return self._reduce(unweighted, weights, regularization_losses)
-
     def predictions(self, logits: Any, keys: Any = None) -> dict:
         valid = [_P.LOGITS, _P.PROBABILITIES, _P.CLASSES]
         if keys:
@@ -159,7 +151,7 @@ class MultiLabelHead(_CommonHead):
     def update_metrics(self, eval_metrics: dict, features: Any, logits: Any, labels: Any,
                        regularization_losses: Any = None) -> dict:
         logits = _utils.as_float_logits(logits, self._n_classes)
-        labels = self._labels(logits, labels)
+        labels = self._labels_for_loss(logits, labels)
         unweighted, weights = self._loss_and_weights(logits, labels, features)
         probabilities = self.predictions(logits, [_P.PROBABILITIES])[_P.PROBABILITIES]
         m = eval_metrics

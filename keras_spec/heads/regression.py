@@ -39,7 +39,7 @@ class RegressionHead(_CommonHead):
     def logits_dimension(self) -> int:
         return self._logits_dimension
 
-    def _labels(self, logits: tf.Tensor, labels: Any) -> tf.Tensor:
+    def _labels_for_loss(self, logits: tf.Tensor, labels: Any) -> tf.Tensor:
         labels = _utils.dense_labels(labels, logits, self._logits_dimension)
         if not (labels.dtype.is_floating or labels.dtype.is_integer):
             raise ValueError(f'Regression labels must be numeric; got dtype {labels.dtype}.')
@@ -52,14 +52,6 @@ class RegressionHead(_CommonHead):
         else:
             loss = tf.math.squared_difference(logits, labels)
         return loss, self._weights(features, logits, per_logit=True)
-
-    def loss(self, labels: Any, logits: Any, features: Any = None, mode: str | None = None,
-             regularization_losses: Any = None) -> tf.Tensor:
-        with tf.name_scope('losses'):
-            logits = _utils.as_float_logits(logits, self._logits_dimension)
-            labels = self._labels(logits, labels)
-            unweighted, weights = self._loss_and_weights(logits, labels, features)
-            return self._reduce(unweighted, weights, regularization_losses)
 
     def predictions(self, logits: Any, keys: Any = None) -> dict:
         valid = [_P.PREDICTIONS, _P.LOGITS] if self._inverse_link_fn else [_P.PREDICTIONS]
@@ -88,7 +80,7 @@ class RegressionHead(_CommonHead):
                        regularization_losses: Any = None) -> dict:
         predicted = self.predictions(logits, [_P.PREDICTIONS])[_P.PREDICTIONS]
         logits = _utils.as_float_logits(logits, self._logits_dimension)
-        labels = self._labels(logits, labels)
+        labels = self._labels_for_loss(logits, labels)
         unweighted, weights = self._loss_and_weights(logits, labels, features)
         eval_metrics[self._loss_mean_key].update_state(unweighted, weights)
         eval_metrics[self._label_mean_key].update_state(labels, weights)
