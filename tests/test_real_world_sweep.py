@@ -25,7 +25,8 @@ HERE = pathlib.Path(__file__).resolve().parent
 SWEEP = HERE / "real_world" / "sweep"
 GOLDENS = json.loads((SWEEP / "goldens.json").read_text())
 INSTALL_LINE = "import adapters.estimator; adapters.estimator.install()"
-PROGRAMS = ("iris_custom_estimator", "official_mnist", "logistic_regressor", "mnist_tpu")
+PROGRAMS = ("iris_custom_estimator", "official_mnist", "logistic_regressor", "mnist_tpu",
+            "bert_classifier")
 # Keys compared on the steps both runs wrote: tf.estimator's SummarySaverHook reads the global
 # step in the same session.run as the train op, so under some input pipelines (numpy_input_fn's
 # queue) the step it wrote races with the increment (1, 5, 9, ... instead of 1, 6, 11, ...).
