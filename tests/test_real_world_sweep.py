@@ -26,18 +26,21 @@ SWEEP = HERE / "real_world" / "sweep"
 GOLDENS = json.loads((SWEEP / "goldens.json").read_text())
 INSTALL_LINE = "import adapters.estimator; adapters.estimator.install()"
 PROGRAMS = ("iris_custom_estimator", "official_mnist", "logistic_regressor", "mnist_tpu",
-            "bert_classifier")
+            "bert_classifier", "tf1_compat_wide_deep")
 # Keys compared on the steps both runs wrote: tf.estimator's SummarySaverHook reads the global
 # step in the same session.run as the train op, so under some input pipelines (numpy_input_fn's
 # queue) the step it wrote races with the increment (1, 5, 9, ... instead of 1, 6, 11, ...).
 STEP_KEYED = {"train_losses"}
 # Known differences, each shown by its own strict xfail below: program -> keys.
-KNOWN_DIFFERENCES = {"iris_custom_estimator": {"train_accuracy_summary"}}
+KNOWN_DIFFERENCES = {"iris_custom_estimator": {"train_accuracy_summary"},
+                     "tf1_compat_wide_deep": {"signature_keys"}}
 
 
 def _with_install_line(source: str) -> str:
+    """The line a user adds: after `import tensorflow as tf` (or `import tensorflow.compat.v1 as
+    tf`, the TF1 script's spelling)."""
     lines = source.splitlines(keepends=True)
-    at = lines.index("import tensorflow as tf\n") + 1
+    at = next(i for i, line in enumerate(lines) if line.startswith("import tensorflow")) + 1
     return "".join(lines[:at] + [INSTALL_LINE + "\n"] + lines[at:])
 
 
@@ -111,3 +114,13 @@ def test_iris_train_accuracy_summary_counts_only_summary_steps(results):
     name = "iris_custom_estimator"
     _close(_result(results, name)["train_accuracy_summary"],
            GOLDENS[name]["train_accuracy_summary"], "train_accuracy_summary")
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "A TF1 loader (tf.saved_model.loader.load) lists signature_def keys: keras-spec's SavedModel "
+    "is written by tf.saved_model.save, which keeps its init op as a `__saved_model_init_op` "
+    "signature; tf.estimator's builder put it in the `saved_model_main_op` collection. Serving "
+    "`serving_default` gives the same numbers (compared above)."))
+def test_tf1_loader_sees_only_the_models_signatures(results):
+    name = "tf1_compat_wide_deep"
+    assert _result(results, name)["signature_keys"] == GOLDENS[name]["signature_keys"]

@@ -18,7 +18,7 @@ import tensorflow as tf
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROGRAMS = ("iris_custom_estimator", "official_mnist", "logistic_regressor", "mnist_tpu",
-            "bert_classifier")
+            "bert_classifier", "tf1_compat_wide_deep")
 GOLDENS = os.path.join(HERE, "goldens.json")
 
 
