@@ -33,6 +33,7 @@ PROGRAMS = ("iris_custom_estimator", "official_mnist", "logistic_regressor", "mn
 STEP_KEYED = {"train_losses"}
 # Known differences, each shown by its own strict xfail below: program -> keys.
 KNOWN_DIFFERENCES = {"iris_custom_estimator": {"train_accuracy_summary"},
+                     "official_mnist": {"logged_train_accuracy"},
                      "tf1_compat_wide_deep": {"signature_keys"}}
 
 
@@ -105,15 +106,27 @@ def test_program_matches_tf_estimator_with_one_line_added(results, name):
             _close(result[key], golden[key], key)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "A train-mode summary of a metric's update op (`summary.scalar('accuracy', acc[1])`): "
-    "tf.estimator ran that update only when SummarySaverHook fetched the summary (every "
-    "save_summary_steps), keras-spec's traced step runs every stateful op every step, so the "
-    "streaming accuracy counts every batch (0.55 vs 0.475 at step 11)."))
+ONLY_WHEN_FETCHED = (
+    "A train-mode metric update op fetched only by a summary or a LoggingTensorHook "
+    "(`summary.scalar('accuracy', acc[1])`, `tf.identity(acc[1], name='train_accuracy')`): "
+    "tf.estimator's session.run ran it only at the steps that fetched it (every "
+    "save_summary_steps / every_n_iter); keras-spec's traced step runs every stateful op of the "
+    "model_fn every step, so the streaming accuracy counts every batch. Needs the step pruned "
+    "per fetch set (engine), not done.")
+
+
+@pytest.mark.xfail(strict=True, reason=ONLY_WHEN_FETCHED + " iris: 0.55 vs 0.475 at step 11.")
 def test_iris_train_accuracy_summary_counts_only_summary_steps(results):
     name = "iris_custom_estimator"
     _close(_result(results, name)["train_accuracy_summary"],
            GOLDENS[name]["train_accuracy_summary"], "train_accuracy_summary")
+
+
+@pytest.mark.xfail(strict=True, reason=ONLY_WHEN_FETCHED + " mnist: 0.2 vs 0.175 at step 11.")
+def test_official_mnist_logged_train_accuracy_counts_only_logged_steps(results):
+    name = "official_mnist"
+    _close(_result(results, name)["logged_train_accuracy"],
+           GOLDENS[name]["logged_train_accuracy"], "logged_train_accuracy")
 
 
 @pytest.mark.xfail(strict=True, reason=(

@@ -12,7 +12,9 @@ Usage: python official_mnist.py OUTPUT_JSON WORK_DIR
 """
 
 import json
+import logging
 import os
+import re
 import sys
 
 import numpy as np
@@ -100,7 +102,24 @@ class LossRecorder(tf.estimator.SessionRunHook):
         self.losses.append(float(run_values.results))
 
 
+class LoggedValues(logging.Handler):
+    """Collects what LoggingTensorHook printed ("name = value, ..." lines) from TF's logger."""
+
+    def __init__(self):
+        super().__init__()
+        self.rows = []
+
+    def emit(self, record):
+        message = record.getMessage()
+        if "cross_entropy = " in message:
+            row = dict(re.findall(r"(\w+) = ([-0-9.e]+)", message))
+            self.rows.append({k: float(v) for k, v in row.items()})
+
+
 def main(output_json, work_dir):
+    logged = LoggedValues()
+    tf.get_logger().addHandler(logged)
+    tf.compat.v1.logging.set_verbosity(tf.compat.v1.logging.INFO)
     model_dir = os.path.join(work_dir, "mnist_model")
     mnist_classifier = tf.compat.v1.estimator.Estimator(
         model_fn=model_fn, model_dir=model_dir,
@@ -133,6 +152,9 @@ def main(output_json, work_dir):
     result = {
         "train_losses": recorder.losses[::5] + recorder.losses[-1:],
         "steps": len(recorder.losses),
+        "logged_cross_entropy": [row["cross_entropy"] for row in logged.rows],
+        "logged_learning_rate": [row["learning_rate"] for row in logged.rows],
+        "logged_train_accuracy": [row["train_accuracy"] for row in logged.rows],
         "evaluate": {k: float(v) for k, v in eval_results.items()},
         "predictions": [p["probabilities"].tolist() for p in predictions],
         "signature_keys": sorted(loaded.signatures.keys()),
