@@ -137,3 +137,37 @@ def test_official_mnist_logged_train_accuracy_counts_only_logged_steps(results):
 def test_tf1_loader_sees_only_the_models_signatures(results):
     name = "tf1_compat_wide_deep"
     assert _result(results, name)["signature_keys"] == GOLDENS[name]["signature_keys"]
+
+
+class _FakeEstimator:
+    """Records the exports a BestExporter asks for (one timestamp-named directory each)."""
+
+    def __init__(self, model_dir):
+        self.model_dir = str(model_dir)
+        self.exported = []
+
+    def export_saved_model(self, export_path, serving_input_receiver_fn, **kwargs):
+        path = os.path.join(export_path, str(1000000000 + len(self.exported)))
+        os.makedirs(path)
+        self.exported.append(kwargs["checkpoint_path"])
+        return path.encode()
+
+
+def test_best_exporter_exports_first_then_only_better_losses(tmp_path):
+    import adapters.estimator as tf_estimator  # pylint: disable=import-outside-toplevel
+    with pytest.raises(ValueError, match="best_eval_result"):
+        tf_estimator.BestExporter(serving_input_receiver_fn=lambda: None,
+                                  compare_fn=lambda a, b: True)
+    with pytest.raises(ValueError, match="exports_to_keep"):
+        tf_estimator.BestExporter(serving_input_receiver_fn=lambda: None, exports_to_keep=0)
+    exporter = tf_estimator.BestExporter(serving_input_receiver_fn=lambda: None,
+                                         exports_to_keep=2)
+    estimator = _FakeEstimator(tmp_path)  # no eval event files: nothing to start from
+    export_path = str(tmp_path / "export" / "best_exporter")
+    results = [exporter.export(estimator, export_path, f"ckpt-{step}", {"loss": loss}, False)
+               for step, loss in ((1, 0.5), (2, 0.6), (3, 0.4), (4, 0.45), (5, 0.1))]
+    assert estimator.exported == ["ckpt-1", "ckpt-3", "ckpt-5"]
+    assert [r is None for r in results] == [False, True, False, True, False]
+    assert len(os.listdir(export_path)) == 2  # exports_to_keep
+    with pytest.raises(ValueError, match="no loss"):
+        exporter.export(estimator, export_path, "ckpt-6", {"accuracy": 1.0}, False)

@@ -126,6 +126,23 @@ def main(output_json, work_dir):
     served = loaded.signatures["serving_default"](
         examples=tf.constant([example.SerializeToString()]))
 
+    # train_and_evaluate with a BestExporter: evaluations at steps 10, 20, 30, an export each
+    # time the eval loss improved on the best so far (read back from the eval event files).
+    best_dir = os.path.join(work_dir, "iris_best")
+    best_classifier = tf.estimator.Estimator(
+        model_fn=my_model, model_dir=best_dir,
+        config=tf.estimator.RunConfig(tf_random_seed=7, save_checkpoints_steps=10),
+        params={"feature_columns": my_feature_columns, "hidden_units": [10, 10],
+                "n_classes": 3})
+    best_exporter = tf.estimator.BestExporter(serving_input_receiver_fn=serving_fn,
+                                              exports_to_keep=2)
+    final_metrics, export_results = tf.estimator.train_and_evaluate(
+        best_classifier,
+        tf.estimator.TrainSpec(lambda: train_input_fn(train_x, train_y, 20), max_steps=30),
+        tf.estimator.EvalSpec(lambda: eval_input_fn(test_x, test_y, 20), steps=None,
+                              exporters=[best_exporter], start_delay_secs=0, throttle_secs=0))
+    eval_losses = scalar_events(os.path.join(best_dir, "eval"), "loss")
+
     losses = scalar_events(model_dir, "loss")
     result = {
         "train_losses": {str(k): v for k, v in sorted(losses.items())},
@@ -136,6 +153,13 @@ def main(output_json, work_dir):
         "signature_keys": sorted(loaded.signatures.keys()),
         "served_probabilities": served["probabilities"].numpy().tolist(),
         "variable_names": classifier.get_variable_names(),
+        "best_exporter": {
+            "eval_losses": {str(k): v for k, v in sorted(eval_losses.items())},
+            "final_metrics": {k: float(v) for k, v in final_metrics.items()},
+            "final_export_kinds": [type(r).__name__ for r in export_results],
+            "exports_kept": len([d for d in tf.io.gfile.listdir(
+                os.path.join(best_dir, "export", "best_exporter")) if d.strip("/").isdigit()]),
+        },
     }
     line = json.dumps(result, sort_keys=True)
     print(line)
