@@ -171,3 +171,13 @@ def test_best_exporter_exports_first_then_only_better_losses(tmp_path):
     assert len(os.listdir(export_path)) == 2  # exports_to_keep
     with pytest.raises(ValueError, match="no loss"):
         exporter.export(estimator, export_path, "ckpt-6", {"accuracy": 1.0}, False)
+
+
+def test_add_metrics_names_a_bad_metric_fn_argument(tmp_path):
+    import adapters.estimator as tf_estimator  # pylint: disable=import-outside-toplevel
+    estimator = tf_estimator.Estimator(lambda features, labels, mode: None,
+                                       model_dir=str(tmp_path))
+    with pytest.raises(ValueError, match=r"not expected args: \['logits'\]"):
+        tf_estimator.add_metrics(estimator, lambda labels, logits: {})
+    added = tf_estimator.add_metrics(estimator, lambda labels, predictions: {})
+    assert added.model_dir == estimator.model_dir and added is not estimator

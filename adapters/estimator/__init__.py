@@ -21,6 +21,7 @@ from keras_spec.mode_keys import ModeKeys
 from keras_spec.run_config import RunConfig
 
 from adapters.estimator import experimental, export, inputs, tpu
+from adapters.estimator.add_metrics import add_metrics
 from adapters.estimator.estimator import Estimator
 from adapters.estimator.exporter import BestExporter, Exporter, FinalExporter, LatestExporter
 from adapters.estimator.installation import install, installed
@@ -73,7 +74,8 @@ __all__ = sorted([
     "NanTensorHook", "ProfilerHook", "RunConfig", "SecondOrStepTimer", "SessionRunArgs",
     "SessionRunContext", "SessionRunHook", "SessionRunValues", "StepCounterHook",
     "StopAtStepHook", "SummarySaverHook", "TrainSpec", "VocabInfo", "WarmStartSettings",
-    "classifier_parse_example_spec", "regressor_parse_example_spec", "train_and_evaluate",
+    "add_metrics", "classifier_parse_example_spec", "regressor_parse_example_spec",
+    "train_and_evaluate",
     "experimental", "export", "inputs", "tpu",
 ] + _provided_heads)
 

@@ -5,7 +5,8 @@ probabilities as predictions, and added the logistic metrics (accuracy, AUC, pre
 at 0.5, label and prediction means). Ported to TF 2.15 + tf.estimator, the model_fn keeps
 returning ModelFnOps (`keras_spec.ModelFnOps`, the contrib class) with those metrics and a
 LOGISTIC_REGRESSION output alternative, and runs through `tf.estimator.Estimator` with contrib's
-`numpy_input_fn` (now `tf.compat.v1.estimator.inputs.numpy_input_fn`) and an Ftrl optimizer.
+`numpy_input_fn` (now `tf.compat.v1.estimator.inputs.numpy_input_fn`) and an Ftrl optimizer;
+`tf.estimator.add_metrics` adds an RMSE to the evaluation, as contrib's metric specs did.
 
 Usage: python logistic_regressor.py OUTPUT_JSON WORK_DIR
 """
@@ -60,6 +61,23 @@ def logistic_model_fn(features, labels, mode, params):
                       eval_metric_ops=metrics, output_alternatives=alternatives)
 
 
+class LossRecorder(tf.estimator.SessionRunHook):
+    """The loss at every step. (The event files' loss steps race under numpy_input_fn in
+    tf.estimator: its SummarySaverHook reads the global step next to the train op.)"""
+
+    def __init__(self):
+        self.losses = []
+
+    def begin(self):
+        self._loss = tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.LOSSES)[0]
+
+    def before_run(self, run_context):
+        return tf.estimator.SessionRunArgs(self._loss)
+
+    def after_run(self, run_context, run_values):
+        self.losses.append(float(run_values.results))
+
+
 def main(output_json, work_dir):
     train_x, train_y = make_data(256, seed=0)
     test_x, test_y = make_data(100, seed=1)
@@ -67,10 +85,19 @@ def main(output_json, work_dir):
     regressor = tf.estimator.Estimator(
         model_fn=logistic_model_fn, model_dir=os.path.join(work_dir, "logistic"),
         params={"learning_rate": 0.3}, config=tf.estimator.RunConfig(save_summary_steps=5))
+    recorder = LossRecorder()
     regressor.train(numpy_input_fn(train_x, train_y, batch_size=32, num_epochs=None,
-                                   shuffle=False), steps=30)
+                                   shuffle=False), steps=30, hooks=[recorder])
     metrics = regressor.evaluate(numpy_input_fn(test_x, test_y, batch_size=25, num_epochs=1,
                                                 shuffle=False))
+
+    def extra_metrics(labels, predictions):
+        return {"rmse": tf.compat.v1.metrics.root_mean_squared_error(
+            labels, predictions["probabilities"])}
+
+    with_rmse = tf.estimator.add_metrics(regressor, extra_metrics)
+    metrics_with_rmse = with_rmse.evaluate(numpy_input_fn(
+        test_x, test_y, batch_size=25, num_epochs=1, shuffle=False), name="with_rmse")
     first = {k: v[:4] for k, v in test_x.items()}
     predictions = [p["probabilities"].tolist() for p in regressor.predict(
         numpy_input_fn(first, batch_size=4, num_epochs=1, shuffle=False))]
@@ -84,17 +111,11 @@ def main(output_json, work_dir):
         for k in FEATURES})).SerializeToString() for i in range(4)]
     served = loaded.signatures["serving_default"](inputs=tf.constant(examples))
 
-    losses = {}
-    model_dir = regressor.model_dir
-    for name in sorted(os.listdir(model_dir)):
-        if name.startswith("events.out.tfevents"):
-            for event in tf.compat.v1.train.summary_iterator(os.path.join(model_dir, name)):
-                for value in event.summary.value:
-                    if value.tag == "loss":
-                        losses[str(event.step)] = float(value.simple_value)
     result = {
-        "train_losses": losses,
+        "train_losses": recorder.losses[::5] + recorder.losses[-1:],
+        "steps": len(recorder.losses),
         "evaluate": {k: float(v) for k, v in metrics.items()},
+        "evaluate_with_added_metrics": {k: float(v) for k, v in metrics_with_rmse.items()},
         "predictions": predictions,
         "signature_keys": sorted(loaded.signatures.keys()),
         "served_outputs": sorted(served),
