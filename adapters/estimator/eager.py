@@ -27,20 +27,18 @@ def _private_eager_mode() -> Any:
 
 @contextlib.contextmanager
 def _eager_mode() -> Iterator[None]:
-    """Eager execution with TF2 behaviour, restored afterwards.
+    """Eager execution with the TF2 variables and control flow Keras 3 needs, restored afterwards.
 
-    `disable_v2_behavior()` also switched off resource variables, control flow v2 and v2
-    TensorShapes, which Keras 3 relies on; they are switched back on (public toggles) for the
-    facade call only. So a model_fn sees int dimensions, as on any TF 2.x (`.value` on a
-    dimension must go, as everywhere on TF 2.21).
+    `disable_v2_behavior()` also switched off resource variables and control flow v2; they are
+    switched back on (public toggles) for the facade call only. TF1 TensorShapes stay as the
+    script chose: a model_fn written for TF1 behaviour keeps its `shape[1].value`, as under
+    tf.estimator.
     """
     v1 = tf.compat.v1
     toggles = [(v1.resource_variables_enabled(), v1.enable_resource_variables,
                 v1.disable_resource_variables),
                (v1.control_flow_v2_enabled(), v1.enable_control_flow_v2,
-                v1.disable_control_flow_v2),
-               (isinstance(tf.TensorShape([1])[0], int), v1.enable_v2_tensorshape,
-                v1.disable_v2_tensorshape)]
+                v1.disable_control_flow_v2)]
     for enabled, enable, _ in toggles:
         if not enabled:
             enable()

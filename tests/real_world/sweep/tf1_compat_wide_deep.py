@@ -47,6 +47,8 @@ def model_fn(features, labels, mode, params):
     wide_columns, deep_columns = columns()
     wide = tf.feature_column.input_layer(features, wide_columns)
     deep = tf.feature_column.input_layer(features, deep_columns)
+    # TF1 code reads static dimensions with .value (a Dimension under TF1 behaviour)
+    assert deep.get_shape()[1].value == len(deep_columns)
     deep = tf.layers.dense(deep, params["hidden"], activation=tf.nn.relu,
                            kernel_initializer=tf.glorot_uniform_initializer(seed=1), name="deep")
     logits = tf.layers.dense(tf.concat([wide, deep], axis=1), 2,
