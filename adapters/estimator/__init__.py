@@ -21,7 +21,7 @@ from keras_spec.mode_keys import ModeKeys
 from keras_spec.run_config import RunConfig
 
 from adapters.estimator import experimental, export, inputs, tpu
-from adapters.estimator.add_metrics import add_metrics
+from adapters.estimator.added_metrics import add_metrics
 from adapters.estimator.estimator import Estimator
 from adapters.estimator.exporter import BestExporter, Exporter, FinalExporter, LatestExporter
 from adapters.estimator.installation import install, installed
