@@ -94,7 +94,9 @@ def _summary_events(logdir: str) -> list:
         for event in tf.compat.v1.train.summary_iterator(path):
             for value in event.summary.value:
                 if value.tag == "learning_rate":
-                    events.append((event.step, float(tf.make_ndarray(value.tensor))))
+                    # TF1 summary protos, as tf.estimator wrote: simple_value scalars
+                    assert value.HasField("simple_value"), value
+                    events.append((event.step, value.simple_value))
     return events
 
 

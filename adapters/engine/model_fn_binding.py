@@ -121,8 +121,9 @@ def static_batch_size(features: Any) -> Any:
         return None
     first = flat[0]
     shape = getattr(first, "shape", None)
-    if shape is not None and shape.rank and shape[0] is not None:
-        return int(shape[0])
+    # dimension_value: a TF1 Dimension when a script disabled v2 TensorShapes
+    if shape is not None and shape.rank and tf.compat.dimension_value(shape[0]) is not None:
+        return int(tf.compat.dimension_value(shape[0]))
     if isinstance(first, tf.SparseTensor):
         return tf.cast(first.dense_shape[0], tf.int32)
     return tf.shape(first)[0]

@@ -21,8 +21,9 @@ from keras_spec.mode_keys import ModeKeys
 from keras_spec.run_config import RunConfig
 
 from adapters.estimator import experimental, export, inputs, tpu
+from adapters.estimator.added_metrics import add_metrics
 from adapters.estimator.estimator import Estimator
-from adapters.estimator.exporter import Exporter, FinalExporter, LatestExporter
+from adapters.estimator.exporter import BestExporter, Exporter, FinalExporter, LatestExporter
 from adapters.estimator.installation import install, installed
 from adapters.estimator.not_provided import NOT_PROVIDED as _ALL_NOT_PROVIDED
 from adapters.estimator.not_provided import NotProvidedError, error_for
@@ -67,13 +68,14 @@ globals().update({n: getattr(_heads, n) for n in _provided_heads})
 NOT_PROVIDED: dict = {k: v for k, v in _ALL_NOT_PROVIDED.items() if k not in _provided_heads}
 
 __all__ = sorted([
-    "CheckpointSaverHook", "CheckpointSaverListener", "Estimator", "EstimatorSpec", "EvalSpec",
+    "BestExporter", "CheckpointSaverHook", "CheckpointSaverListener", "Estimator", "EstimatorSpec", "EvalSpec",
     "Exporter", "FeedFnHook", "FinalExporter", "FinalOpsHook", "GlobalStepWaiterHook",
     "LatestExporter", "LoggingTensorHook", "ModeKeys", "NanLossDuringTrainingError",
     "NanTensorHook", "ProfilerHook", "RunConfig", "SecondOrStepTimer", "SessionRunArgs",
     "SessionRunContext", "SessionRunHook", "SessionRunValues", "StepCounterHook",
     "StopAtStepHook", "SummarySaverHook", "TrainSpec", "VocabInfo", "WarmStartSettings",
-    "classifier_parse_example_spec", "regressor_parse_example_spec", "train_and_evaluate",
+    "add_metrics", "classifier_parse_example_spec", "regressor_parse_example_spec",
+    "train_and_evaluate",
     "experimental", "export", "inputs", "tpu",
 ] + _provided_heads)
 

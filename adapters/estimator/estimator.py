@@ -31,6 +31,7 @@ import tensorflow as tf
 from keras_spec import ModeKeys
 
 from adapters.estimator import cluster
+from adapters.estimator.eager import iterate_eagerly, run_eagerly
 from adapters.estimator import event_files
 from adapters.estimator import ps_training
 from adapters.estimator import input_fn as input_fns
@@ -296,10 +297,12 @@ class Estimator:
             raise ValueError(f"Could not find trained model in model_dir: {self._model_dir}.")
         return latest
 
+    @run_eagerly
     def get_variable_names(self) -> list[str]:
         """TF1 names of the variables in the latest checkpoint."""
         return [name for name, _ in tf.train.list_variables(self._check_checkpoint_available())]
 
+    @run_eagerly
     def get_variable_value(self, name: str) -> np.ndarray:
         """The value of variable `name` in the latest checkpoint."""
         return tf.train.load_variable(self._check_checkpoint_available(), name)
@@ -410,6 +413,7 @@ class Estimator:
         return checkpoint_path
 
     # -- train ----------------------------------------------------------------------------------
+    @run_eagerly
     def train(self, input_fn: Callable, hooks: list | None = None, steps: int | None = None,
               max_steps: int | None = None, saving_listeners: list | None = None) -> "Estimator":
         """Train from the latest checkpoint: `steps` more steps, or up to global step `max_steps`.
@@ -510,6 +514,7 @@ class Estimator:
         return self
 
     # -- evaluate -------------------------------------------------------------------------------
+    @run_eagerly
     def evaluate(self, input_fn: Callable, steps: int | None = None, hooks: list | None = None,
                  checkpoint_path: str | None = None, name: str | None = None) -> dict:
         """Metrics of the latest (or given) checkpoint on `steps` batches (or all of input_fn).
@@ -550,6 +555,7 @@ class Estimator:
         return results
 
     # -- predict --------------------------------------------------------------------------------
+    @iterate_eagerly
     def predict(self, input_fn: Callable, predict_keys: Any = None, hooks: list | None = None,
                 checkpoint_path: str | None = None,
                 yield_single_examples: bool = True) -> Iterator[Any]:
@@ -580,6 +586,7 @@ class Estimator:
                     yield {key: value[i] for key, value in batch.items()}
 
     # -- export ---------------------------------------------------------------------------------
+    @run_eagerly
     def export_saved_model(self, export_dir_base: str, serving_input_receiver_fn: Callable,
                            assets_extra: dict | None = None, as_text: bool = False,
                            checkpoint_path: str | None = None,
@@ -616,6 +623,7 @@ class Estimator:
                                                 experimental_mode=experimental_mode)
         return os.fsencode(path)
 
+    @run_eagerly
     def export_savedmodel(self, export_dir_base: str, serving_input_receiver_fn: Callable,
                           assets_extra: dict | None = None, as_text: bool = False,
                           checkpoint_path: str | None = None,

@@ -49,10 +49,6 @@ NOT_PROVIDED: dict[str, str] = {
                                "tfdf.keras.GradientBoostedTreesModel (a Keras model)"),
     "BoostedTreesRegressor": ("TensorFlow Decision Forests' "
                               "tfdf.keras.GradientBoostedTreesModel (a Keras model)"),
-    "BestExporter": ("not provided yet: use tf.estimator.LatestExporter(exports_to_keep=...) "
-                     "and pick the export whose evaluation in model_dir/eval is best"),
-    "add_metrics": ("not provided yet: add the metric ops to the EstimatorSpec's "
-                    "eval_metric_ops in your model_fn"),
     "BinaryClassHead": _HEAD,
     "Head": _HEAD,
     "LogisticRegressionHead": _HEAD,

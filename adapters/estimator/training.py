@@ -23,6 +23,7 @@ from typing import Any, Callable
 import tensorflow as tf
 
 from adapters.estimator import cluster
+from adapters.estimator.eager import run_eagerly
 from adapters.estimator.estimator import Estimator, check_hooks, check_listeners
 from adapters.estimator.evaluator import evaluate_and_export, run_evaluator
 
@@ -146,6 +147,7 @@ class _EvaluateAfterSave(tf.compat.v1.train.CheckpointSaverListener):
         self._previous_checkpoint = checkpoint
 
 
+@run_eagerly
 def train_and_evaluate(estimator: Estimator, train_spec: TrainSpec,
                        eval_spec: EvalSpec) -> tuple[dict | None, list | None]:
     """Train to `train_spec.max_steps`, evaluating checkpoints along the way (local mode)."""

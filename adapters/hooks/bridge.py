@@ -82,7 +82,7 @@ class SummaryWriterCallback(keras.callbacks.Callback):
                 elapsed = time.time() - self._cadence.last_time
                 rate = (step - self._cadence.last_step) / max(elapsed, 1e-9)
                 with self._file_writer.as_default():
-                    tf.summary.scalar("global_step/sec", rate, step=step)
+                    tf1_world.write_scalar("global_step/sec", rate, step)
                 _log.info("global_step/sec: %g", rate)
             self._cadence.mark(step)
 

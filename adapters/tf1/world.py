@@ -312,6 +312,19 @@ def _tf1_entry_points_redirected() -> Iterator[None]:
                 _patch_originals.clear()
 
 
+def write_scalar(tag: str, value: Any, step: Any) -> None:
+    """Write one scalar as TF1 summary ops did: a `Summary` proto with `simple_value`.
+
+    `tf.summary.scalar` writes a tensor-valued proto (TensorBoard reads both), but scripts that
+    read event files with `summary_iterator` and `value.simple_value` (as under tf.estimator)
+    read 0.0 from it. The TF1 `ScalarSummary` kernel builds the very proto a TF1
+    `tf.compat.v1.summary.scalar` wrote, under the exact tag (no name scope prefix).
+    """
+    value = tf.cast(tf.reshape(value, []), tf.float32)
+    tf.summary.experimental.write_raw_pb(tf.raw_ops.ScalarSummary(tags=tag, values=value),
+                                         step=step)
+
+
 def write_summaries(summaries: list[RecordedSummary], step: tf.Tensor) -> None:
     """Write recorded TF1 summaries to the default tf.summary writer, if one is active.
 
@@ -329,7 +342,7 @@ def write_summaries(summaries: list[RecordedSummary], step: tf.Tensor) -> None:
         step = explicit
     for s in summaries:
         if s.kind == "scalar":
-            tf.summary.scalar(s.tag, tf.reshape(s.tensor, []), step=step)
+            write_scalar(s.tag, s.tensor, step)
         elif s.kind == "histogram":
             tf.summary.histogram(s.tag, s.tensor, step=step)
         elif s.kind == "image":
