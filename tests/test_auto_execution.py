@@ -62,7 +62,9 @@ def summaries(logdir):
     for path in sorted(glob.glob(os.path.join(logdir, "**", "events.*"), recursive=True)):
         for event in tf.compat.v1.train.summary_iterator(path):
             for value in event.summary.value:
-                values.append((event.step, value.tag, float(tf.make_ndarray(value.tensor))))
+                number = (float(tf.make_ndarray(value.tensor)) if value.HasField("tensor")
+                          else value.simple_value)  # TF1 scalars, as tf.estimator wrote them
+                values.append((event.step, value.tag, number))
     return values
 
 
