@@ -102,6 +102,7 @@ def iris_model_fn(features, labels, mode, params):
 
 def main(argv=None) -> dict:
     args = build_parser().parse_args(argv)
+    tf.keras.utils.set_random_seed(7)  # the same initial weights and shuffles on every run
 
     (train_x, train_y), (test_x, test_y) = load_iris()
     train_ds = (tf.data.Dataset.from_tensor_slices((train_x, train_y))
