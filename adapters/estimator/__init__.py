@@ -87,4 +87,6 @@ def __getattr__(name: str):
 
 
 def __dir__() -> list:
-    return sorted(set(globals()) | set(__all__))
+    """tf.estimator's public names plus keras-spec's own entry points; the facade's internal
+    modules (estimator, cluster, train_loop, ...) stay importable but are not listed."""
+    return sorted(set(__all__) | {"install", "installed", "NOT_PROVIDED", "NotProvidedError"})
