@@ -3,6 +3,7 @@
 import glob
 import os
 
+import numpy as np
 import tensorflow as tf
 
 from conformance_runner import make_case
@@ -48,3 +49,20 @@ def read_events(logdir: str) -> dict:
 def checkpoint_steps(model_dir: str) -> list:
     return sorted(int(f[len("model.ckpt-"):-len(".index")]) for f in os.listdir(model_dir)
                   if f.startswith("model.ckpt-") and f.endswith(".index"))
+
+
+def assert_nested_close(mine, golden, path: str = "") -> None:
+    """Compare a result with its golden through dicts and lists: floats at rtol 1e-4 (the
+    conformance tolerance), everything else exactly; `path` names where they differ."""
+    if isinstance(golden, dict):
+        assert sorted(mine) == sorted(golden), path
+        for key in golden:
+            assert_nested_close(mine[key], golden[key], f"{path}.{key}")
+    elif isinstance(golden, list):
+        assert len(mine) == len(golden), path
+        for i, (m, g) in enumerate(zip(mine, golden)):
+            assert_nested_close(m, g, f"{path}[{i}]")
+    elif isinstance(golden, float):
+        np.testing.assert_allclose(mine, golden, rtol=1e-4, atol=1e-6, err_msg=path)
+    else:
+        assert mine == golden, path

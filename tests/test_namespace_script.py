@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 
 import adapters.estimator as tf_estimator
+from estimator_helpers import assert_nested_close
 
 HERE = pathlib.Path(__file__).resolve().parent
 REAL_WORLD = HERE / "real_world"
@@ -52,26 +53,11 @@ def script_run(tmp_path_factory):
     return json.loads(out.read_text())
 
 
-def _close(mine, golden, path=""):
-    if isinstance(golden, dict):
-        assert sorted(mine) == sorted(golden), path
-        for key in golden:
-            _close(mine[key], golden[key], f"{path}.{key}")
-    elif isinstance(golden, list):
-        assert len(mine) == len(golden), path
-        for i, (m, g) in enumerate(zip(mine, golden)):
-            _close(m, g, f"{path}[{i}]")
-    elif isinstance(golden, float):
-        np.testing.assert_allclose(mine, golden, rtol=1e-4, atol=1e-6, err_msg=path)
-    else:
-        assert mine == golden, path
-
-
 def test_script_matches_tf_estimator_with_one_line_added(script_run):
     golden = GOLDEN["script"]
     for key in ("train_and_evaluate_metrics", "evaluate", "probabilities",
                 "served_probabilities"):
-        _close(script_run[key], golden[key], key)
+        assert_nested_close(script_run[key], golden[key], key)
     # early stopping (accuracy > 0.9, checked every 5 steps) stops at the same step, after the
     # same evaluations, and the STOP variable is checkpointed as tf.estimator did
     for key in ("stopped_at_step", "eval_steps", "stop_variable", "exports_kept",

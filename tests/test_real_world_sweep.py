@@ -18,8 +18,9 @@ import pathlib
 import subprocess
 import sys
 
-import numpy as np
 import pytest
+
+from estimator_helpers import assert_nested_close
 
 HERE = pathlib.Path(__file__).resolve().parent
 SWEEP = HERE / "real_world" / "sweep"
@@ -68,21 +69,6 @@ def results(tmp_path_factory):
         return {name: f.result() for name, f in futures.items()}
 
 
-def _close(mine, golden, path):
-    if isinstance(golden, dict):
-        assert sorted(mine) == sorted(golden), path
-        for key in golden:
-            _close(mine[key], golden[key], f"{path}.{key}")
-    elif isinstance(golden, list):
-        assert len(mine) == len(golden), path
-        for i, (m, g) in enumerate(zip(mine, golden)):
-            _close(m, g, f"{path}[{i}]")
-    elif isinstance(golden, float):
-        np.testing.assert_allclose(mine, golden, rtol=1e-4, atol=1e-6, err_msg=path)
-    else:
-        assert mine == golden, path
-
-
 def _result(results, name):
     if name not in results:
         pytest.fail(f"{name} has no golden: run record_goldens.py under TF 2.15")
@@ -101,9 +87,9 @@ def test_program_matches_tf_estimator_with_one_line_added(results, name):
         if key in STEP_KEYED and isinstance(golden[key], dict):
             common = sorted(set(golden[key]) & set(result[key]), key=int)
             assert len(common) >= 2 and "1" in common, (key, sorted(golden[key]), sorted(result[key]))
-            _close({s: result[key][s] for s in common}, {s: golden[key][s] for s in common}, key)
+            assert_nested_close({s: result[key][s] for s in common}, {s: golden[key][s] for s in common}, key)
         else:
-            _close(result[key], golden[key], key)
+            assert_nested_close(result[key], golden[key], key)
 
 
 ONLY_WHEN_FETCHED = (
@@ -118,14 +104,14 @@ ONLY_WHEN_FETCHED = (
 @pytest.mark.xfail(strict=True, reason=ONLY_WHEN_FETCHED + " iris: 0.55 vs 0.475 at step 11.")
 def test_iris_train_accuracy_summary_counts_only_summary_steps(results):
     name = "iris_custom_estimator"
-    _close(_result(results, name)["train_accuracy_summary"],
+    assert_nested_close(_result(results, name)["train_accuracy_summary"],
            GOLDENS[name]["train_accuracy_summary"], "train_accuracy_summary")
 
 
 @pytest.mark.xfail(strict=True, reason=ONLY_WHEN_FETCHED + " mnist: 0.2 vs 0.175 at step 11.")
 def test_official_mnist_logged_train_accuracy_counts_only_logged_steps(results):
     name = "official_mnist"
-    _close(_result(results, name)["logged_train_accuracy"],
+    assert_nested_close(_result(results, name)["logged_train_accuracy"],
            GOLDENS[name]["logged_train_accuracy"], "logged_train_accuracy")
 
 
