@@ -1,6 +1,9 @@
 """SpecModel's contract with the model_fn: argument binding, spec handling, errors, metrics."""
 
 import functools
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -199,3 +202,14 @@ def test_scaffold_parts_not_run_are_named_in_a_warning():
     spec_model._warned_scaffold_parts.discard("summary_op")  # warned once per process
     with pytest.warns(UserWarning, match=r"Scaffold sets \['summary_op'\]"):
         SpecModel(fn).evaluate(dataset(), verbose=0)
+
+
+def test_spec_model_in_a_script_that_disabled_eager_names_the_cause_and_the_way_out():
+    """disable_v2_behavior() is process-wide: checked in a fresh process."""
+    code = ("import tensorflow as tf\ntf.compat.v1.disable_v2_behavior()\n"
+            "from adapters import SpecModel\nSpecModel(lambda features: None)\n")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, env=dict(os.environ, PYTHONPATH=root))
+    assert done.returncode == 1
+    assert "eager execution is off" in done.stderr and "Estimator facade" in done.stderr

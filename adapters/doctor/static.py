@@ -513,10 +513,12 @@ class _Analyzer:
         edits = None
         if (isinstance(call, ast.Call) and isinstance(stmt, ast.Expr) and stmt.value is call):
             edits = [self.replace_statement(stmt, f"{name}() removed")]
-        self.add(ref, "KS130", BLOCKER,
+        self.add(ref, "KS130", WARNING,
                  f"{ref.local}() switches TensorFlow to graph (TF1) mode for the whole process; "
-                 "Keras 3 and keras-spec need TF 2 behaviour (keras-spec emulates TF1 inside "
-                 "the model_fn itself)", "remove the call", edits=edits)
+                 "the Estimator facade (tf.estimator after install()) still runs, as it runs its "
+                 "own calls eagerly, but SpecModel and other Keras 3 code refuse graph mode "
+                 "(keras-spec emulates TF1 inside the model_fn itself)", "remove the call",
+                 edits=edits)
         return True
 
     def rule_session(self, ref: Ref, q: str) -> bool:

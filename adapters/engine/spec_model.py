@@ -147,6 +147,13 @@ class SpecModel(keras.Model):
 
     def __init__(self, model_fn: Callable, params: dict | None = None, config: Any = None,
                  **kwargs):
+        if not tf.executing_eagerly():
+            raise RuntimeError(
+                "SpecModel needs TensorFlow 2 behaviour (Keras 3 runs eagerly), but eager "
+                "execution is off: the script called tf.compat.v1.disable_eager_execution() or "
+                "disable_v2_behavior(). Remove that call, or keep it and drive the model_fn "
+                "through the Estimator facade (adapters.estimator / tf.estimator after "
+                "install()), which runs its own calls eagerly.")
         super().__init__(**kwargs)
         self._config = config if config is not None else RunConfig()
         self._model_fn = BoundModelFn(model_fn, params, self._config)

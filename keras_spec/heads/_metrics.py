@@ -133,3 +133,14 @@ def auc(name: str, curve: str = 'ROC') -> AUC:
 
 def update_auc(metric: AUC, labels: tf.Tensor, predictions: tf.Tensor, weights: Any) -> None:
     metric.update_state(labels, predictions, sample_weight=weights)
+
+
+def threshold_metrics(threshold_keys: list) -> dict:
+    """accuracy / precision / recall at each threshold: (threshold, accuracy key, precision key,
+    recall key) tuples, as the binary and multi-label heads report them."""
+    metrics = {}
+    for threshold, accuracy, precision, recall in threshold_keys:
+        metrics[accuracy] = WeightedMean(accuracy)
+        metrics[precision] = ConfusionRatio(precision, 'precision', threshold)
+        metrics[recall] = ConfusionRatio(recall, 'recall', threshold)
+    return metrics

@@ -111,10 +111,7 @@ class BinaryClassHead(_CommonHead):
         if regularization_losses is not None:
             metrics[self._loss_regularization_key] = _metrics.WeightedMean(
                 self._loss_regularization_key)
-        for threshold, accuracy, precision, recall in self._threshold_keys:
-            metrics[accuracy] = _metrics.WeightedMean(accuracy)
-            metrics[precision] = _metrics.ConfusionRatio(precision, 'precision', threshold)
-            metrics[recall] = _metrics.ConfusionRatio(recall, 'recall', threshold)
+        metrics.update(_metrics.threshold_metrics(self._threshold_keys))
         return metrics
 
     def update_metrics(self, eval_metrics: dict, features: Any, logits: Any, labels: Any,

@@ -138,10 +138,7 @@ class MultiLabelHead(_CommonHead):
         if regularization_losses is not None:
             metrics[self._loss_regularization_key] = _metrics.WeightedMean(
                 self._loss_regularization_key)
-        for threshold, accuracy, precision, recall in self._threshold_keys:
-            metrics[accuracy] = _metrics.WeightedMean(accuracy)
-            metrics[precision] = _metrics.ConfusionRatio(precision, 'precision', threshold)
-            metrics[recall] = _metrics.ConfusionRatio(recall, 'recall', threshold)
+        metrics.update(_metrics.threshold_metrics(self._threshold_keys))
         for _, prob_key, auc_key, auc_pr_key in self._class_keys:
             metrics[prob_key] = _metrics.WeightedMean(prob_key)
             metrics[auc_key] = _metrics.auc(auc_key)
