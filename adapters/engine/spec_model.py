@@ -23,6 +23,7 @@ from keras_spec import ModeKeys
 
 from adapters.engine import auto_execution, distributed_steps, fast_loop
 from adapters.hooks import bridge as hooks_bridge
+from adapters.hooks import renewal
 from adapters.tf1 import world as tf1_world
 from adapters.engine.metric_bridge import MetricBridge
 from adapters.engine.model_fn_binding import (BoundModelFn, split_features_labels, static_batch_size,
@@ -173,6 +174,8 @@ class SpecModel(keras.Model):
         self._steps_run_in_fit: int | None = None
         self._fit_batches: int | None = None
         self._hook_runners: dict[str, Any] = {}
+        self._spec_hook_templates: dict[str, list | None] = {}  # mode -> hooks/renewal templates
+        self._traced_signature: dict[str, Any] = {}  # mode -> input signature _prepare_hooks traced
         self._tpu_calls: dict[str, dict] = {}  # mode -> TPU (fn, tensors) pairs, several replicas
         # Keras layers built before they were put in params own variables made outside the
         # model_fn: track them so they are trained by a compiled optimizer and saved. (Unbuilt
@@ -394,14 +397,16 @@ class SpecModel(keras.Model):
         previous = self._hook_runners.get(mode)
         runner = hooks_bridge.HookRunner(bridged, bool(getattr(self._config, "is_chief", True)),
                                          self._world)
+        with_hooks = bool(bridged) or (previous is not None and bool(previous.hooks))
+        renewed = with_hooks and self._renew_hooks(mode, x, previous, runner)
         self._hook_runners[mode] = runner
-        if bridged or (previous is not None and previous.hooks):
+        if with_hooks and not renewed:
             self._cores.pop(mode, None)
             attr = {ModeKeys.TRAIN: "train_function", ModeKeys.EVAL: "test_function",
                     ModeKeys.PREDICT: "predict_function"}[mode]
             setattr(self, attr, None)
-        needs_trace = (mode == ModeKeys.TRAIN or mode not in self._cores or bool(bridged)
-                       or (previous is not None and bool(previous.hooks)))
+        needs_trace = mode == ModeKeys.TRAIN or mode not in self._cores or (
+            with_hooks and not renewed)
         if isinstance(x, tf.distribute.DistributedDataset) and mode != ModeKeys.PREDICT:
             # Per-worker input (distribute_datasets_from_function): trace with the global batch
             # its replicas make together.
@@ -416,6 +421,7 @@ class SpecModel(keras.Model):
             # predict passes each batch's concrete tensors: trace with what Keras will pass.
             signature = _first_batch_signature(x) if mode == ModeKeys.PREDICT else x.element_spec
             self.build_variables(signature, mode)
+            self._traced_signature[mode] = signature
         elif bridged and isinstance(x, tf.data.Dataset):
             raise NotImplementedError(
                 "SessionRunHooks in predict() are not supported under a strategy with "
@@ -432,6 +438,43 @@ class SpecModel(keras.Model):
         if mode == ModeKeys.TRAIN:  # a train function that drives the hooks calls them itself
             self._callbacks_before_hooks = first
         return first + hook_callbacks + [c for c in callbacks if c not in first]
+
+    def _renew_hooks(self, mode: str, x: Any, previous: Any, runner: Any) -> bool:
+        """Keep the traced step for this call's hooks (tf.estimator built a new graph per call;
+        tracing and compiling again costs ~0.5 s). `runner` takes the user's hooks and fresh spec
+        hooks (hooks/renewal.py), begun in the traced step's graph. False: trace again."""
+        if (mode == ModeKeys.PREDICT or previous is None or mode not in self._cores
+                or self._replicas() != 1 or not isinstance(x, tf.data.Dataset)
+                or self._traced_signature.get(mode) != x.element_spec):
+            return False
+        hook_templates = self._spec_hook_templates.get(mode)
+        if hook_templates is not None:  # TF's standard hooks: copies as the model_fn made them
+            bridged, native = hooks_bridge.native_callbacks(self, renewal.renewed(hook_templates))
+            return not native and runner.renew(previous, bridged)
+        # Other hooks may keep state their begin() does not reset: call the model_fn again, as
+        # tf.estimator did, in a throwaway trace (~0.1 s, no compile), and begin its hooks there.
+        features, labels = split_features_labels(x.element_spec)
+        renewed = []
+
+        def begin_in_probe(bridged: list) -> list:
+            renewed.append(self._begin_probe(runner, previous, bridged))
+            return []
+
+        def probe(features, labels):
+            self._run_model_fn(features, labels, mode, with_hooks=begin_in_probe)
+            return tf.constant(0)
+
+        try:
+            tf.function(probe, autograph=False).get_concrete_function(features, labels)
+        except hooks_bridge.HookSessionError:
+            return False  # the full trace raises it with the same message
+        return bool(renewed and renewed[0])
+
+    @staticmethod
+    def _begin_probe(runner: Any, previous: Any, bridged: list) -> bool:
+        for hook in runner.user_hooks + bridged:
+            hook.begin()
+        return runner.renew(previous, bridged, begun=True)
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
         """Nothing to build symbolically (Keras-private hook, checked on Keras 3.15.1).
@@ -534,7 +577,7 @@ class SpecModel(keras.Model):
 
     # -- running the model_fn ----------------------------------------------------------------
     def _run_model_fn(self, features: Any, labels: Any, mode: str,
-                      with_hooks: bool = False) -> tuple:
+                      with_hooks: bool | Callable[[list], list] = False) -> tuple:
         """Call the model_fn in the emulated TF1 world (inside a trace).
 
         Returns (spec, call, trainable variables). With `with_hooks` (the steps' cores), the
@@ -554,7 +597,8 @@ class SpecModel(keras.Model):
             session_parts.take(spec, bool(getattr(self._config, "is_chief", True)))
             _warn_unused_scaffold_parts(spec.scaffold)
             trainable = call.collection(tf.compat.v1.GraphKeys.TRAINABLE_VARIABLES)
-            call.hook_writes = self._trace_hooks(spec, mode) if with_hooks else []
+            begin = with_hooks if callable(with_hooks) else None
+            call.hook_writes = self._trace_hooks(spec, mode, begin) if with_hooks else []
         return spec, call, trainable
 
     def _spec_from(self, raw: Any, mode: str, call: tf1_world.ModelFnCall) -> Any:
@@ -596,7 +640,10 @@ class SpecModel(keras.Model):
         return self._bridge.step(self._metric_fn_ops(tensors), tensors, (),
                                  retrace=self._metric_fn_ops)
 
-    def _trace_hooks(self, spec: keras_spec.EstimatorSpec, mode: str) -> list:
+    def _trace_hooks(self, spec: keras_spec.EstimatorSpec, mode: str,
+                     begin: Callable[[list], list] | None = None) -> list:
+        """The mode's spec hooks begun in this trace (runner.trace, or `begin` for a probe trace
+        of SpecModel._renew_hooks); returns the ops filling their mailboxes."""
         if mode == ModeKeys.TRAIN:
             spec_hooks = list(spec.training_hooks)
             if getattr(self._config, "is_chief", True):
@@ -605,6 +652,7 @@ class SpecModel(keras.Model):
             spec_hooks = list(spec.evaluation_hooks)
         else:
             spec_hooks = list(spec.prediction_hooks)
+        self._spec_hook_templates[mode] = renewal.templates(spec_hooks)  # before their begin()
         if self._replicas() > 1 and not distributed_steps.is_first_local_replica():
             return []  # hooks observe the first replica of this worker
         runner = self._hook_runners.get(mode)
@@ -619,7 +667,7 @@ class SpecModel(keras.Model):
                 f"The model_fn returned {[type(h).__name__ for h in spec_hooks if h not in bridged]}"
                 " in its spec; keras-spec replaces those with Keras callbacks, which must be "
                 "given to fit(callbacks=...) or the Estimator facade, not created in a model_fn.")
-        return runner.trace(bridged)
+        return begin(bridged) if begin is not None else runner.trace(bridged)
 
     def _eval_metric_ops_for(self, features: Any, labels: Any) -> dict:
         if self._replicas() > 1:

@@ -19,6 +19,7 @@ SummarySaverHook and StepCounterHook by Keras callbacks.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
@@ -39,6 +40,9 @@ _log = logging.getLogger("keras_spec")
 
 class HookSessionError(RuntimeError):
     """A hook asked for something only a TF1 Session could do."""
+
+
+_NO_ARGS = _train.SessionRunArgs(None)  # what a run asks for before the hooks add theirs
 
 
 def _hook_name(hook: Any) -> str:
@@ -146,6 +150,47 @@ class _SessionShim:
         return tf.nest.map_structure(lambda f: self._runner.read_now(f, self._hook), fetches)
 
 
+@contextlib.contextmanager
+def _collections_as(graph: Any, collections: dict):
+    """The graph's collections as they were at a trace's begin() (the model_fn's global step,
+    its summaries...), restored afterwards."""
+    saved = {key: list(graph.get_collection(key)) for key in graph.get_all_collection_keys()}
+    for key in set(saved) | set(collections):
+        graph.get_collection_ref(key)[:] = collections.get(key, [])
+    try:
+        yield
+    finally:
+        for key in graph.get_all_collection_keys():
+            graph.get_collection_ref(key)[:] = saved.get(key, [])
+
+
+def _attributes(op: tf.Operation) -> tuple:
+    """An op's attributes (constants' values, dtypes, shapes), but not the names of the functions
+    it calls (unique per trace: such an op never matches, and the step is traced again)."""
+    node = op.node_def
+    return tuple((key, node.attr[key].SerializeToString(deterministic=True))
+                 for key in sorted(node.attr))
+
+
+def _computation(tensor: tf.Tensor) -> frozenset:
+    """What computes a graph tensor: (name, type, inputs, attributes) of every op it depends on."""
+    seen, pending, ops = set(), [tensor.op], set()
+    while pending:
+        op = pending.pop()
+        if op.name in seen:
+            continue
+        seen.add(op.name)
+        ops.add((op.name, op.type, tuple(t.name for t in op.inputs), _attributes(op)))
+        pending.extend(t.op for t in op.inputs)
+        pending.extend(op.control_inputs)
+    return frozenset(ops)
+
+
+def _same_computation(tensor: tf.Tensor, traced: tf.Tensor) -> bool:
+    """A probe trace's tensor computes what the traced step's tensor at its place computes."""
+    return tensor.name == traced.name and _computation(tensor) == _computation(traced)
+
+
 def _graph_tensors(value: Any, path: tuple, depth: int = 0):
     """(path, tensor) for every graph tensor held in a hook's attributes (dicts/lists too)."""
     if depth > 3:
@@ -178,11 +223,15 @@ class HookRunner:
         self._slots: dict[tuple, tf.Variable] = {}   # (hook index, path) -> mailbox
         self._key_of: dict[int, tuple] = {}          # id(graph tensor) -> mailbox key
         self._read_of: dict[tuple, Any] = {}         # mailbox key -> variable it merely reads
+        self._tensor_at: dict[tuple, Any] = {}       # mailbox key -> graph tensor it carries
+        self._collections: dict = {}                 # the graph's collections at begin()
         self._fresh: list = []                       # hooks traced after the session started
         self._started = False
         self._pending: list = []
         self._stale: dict[int, Any] = {}              # id(fetch) -> global step before the step
         self._step_values: dict | None = None         # mailbox key -> value the step returned
+        self._shims: dict[int, _SessionShim] = {}       # id(hook) -> its session argument
+        self._global_step_fetch: dict[int, bool] = {}   # id(fetch) -> fetches the global step
         self.stop_requested = False
         # The train function calls before_run/after_run itself, at the steps the hooks act on
         # (adapters/engine/fast_loop.hook_train_function); HookCallback then leaves them out.
@@ -193,6 +242,8 @@ class HookRunner:
         """begin() every hook in this trace's graph; returns the ops filling the mailboxes."""
         self.graph = tf.compat.v1.get_default_graph()
         self.hooks = self.user_hooks + list(spec_hooks)
+        self._collections = {key: list(self.graph.get_collection(key))
+                             for key in self.graph.get_all_collection_keys()}
         if self._started:
             self._fresh = list(spec_hooks)  # they get after_create_session before their first run
         writes = []
@@ -204,8 +255,47 @@ class HookRunner:
                 writes.extend(self._mailbox((index,) + path, tensor))
         return writes
 
+    def renew(self, previous: "HookRunner", spec_hooks: list, begun: bool = False) -> bool:
+        """Run on `previous`'s traced step instead of tracing it again (SpecModel._renew_hooks).
+
+        This runner's hooks (its user hooks, then `spec_hooks`) begin() in the traced step's
+        graph, with the collections the model_fn left there; or, `begun`, they already did in a
+        probe trace of the model_fn (a throwaway graph). True when every graph tensor they hold is
+        what the step already carries out at the same (hook position, attribute path): the same
+        tensor, or the same computation (op names, types and inputs) in the probe. False (a
+        different hook list, a tensor the step does not carry): the step must be traced again.
+        """
+        graph = previous.graph
+        if graph is None:
+            return False
+        hooks = self.user_hooks + list(spec_hooks)
+        own_graph = tf.compat.v1.get_default_graph() if begun else graph
+        if not begun:
+            try:
+                with graph.as_default(), _collections_as(graph, previous._collections):  # pylint: disable=protected-access
+                    for hook in hooks:
+                        hook.begin()
+            except Exception:  # pylint: disable=broad-except
+                return False  # begin() needs the model_fn's world: trace again (it raises there)
+        traced = previous._tensor_at  # pylint: disable=protected-access
+        key_of = {id(tensor): key for key, tensor in traced.items()}
+        for index, hook in enumerate(hooks):
+            for path, tensor in _graph_tensors(vars(hook), ()):
+                if tensor.graph is not own_graph:
+                    continue
+                key = (index,) + path
+                if key not in traced or not (tensor is traced[key]
+                                             or _same_computation(tensor, traced[key])):
+                    return False
+                key_of[id(tensor)] = key
+        self.graph, self.hooks, self._key_of = graph, hooks, key_of
+        for name in ("_slots", "_read_of", "_tensor_at", "_collections"):
+            setattr(self, name, getattr(previous, name))
+        return True
+
     def _mailbox(self, key: tuple, tensor: tf.Tensor) -> list:
         self._key_of[id(tensor)] = key
+        self._tensor_at[key] = tensor
         variable = self._variable_read_by(tensor)
         if variable is not None:
             self._read_of[key] = variable
@@ -268,8 +358,12 @@ class HookRunner:
         self._pending = []
         self._stale = {}
         self._step_values = None
+        shims = self._shims
         for hook in self.hooks:
-            context = _train.SessionRunContext(_train.SessionRunArgs(None), _SessionShim(self, hook))
+            shim = shims.get(id(hook))
+            if shim is None:
+                shim = shims[id(hook)] = _SessionShim(self, hook)
+            context = _train.SessionRunContext(_NO_ARGS, shim)
             args = hook.before_run(context)
             self._pending.append((hook, context, args))
             if args is not None:
@@ -279,7 +373,11 @@ class HookRunner:
         for hook, context, args in self._pending:
             results = None
             if args is not None:
-                results = tf.nest.map_structure(lambda f, h=hook: self._value(f, h), args.fetches)
+                fetches = args.fetches
+                if isinstance(fetches, tf.Tensor):  # the common case, without tf.nest
+                    results = self._value(fetches, hook)
+                else:
+                    results = tf.nest.map_structure(lambda f, h=hook: self._value(f, h), fetches)
             hook.after_run(context, _train.SessionRunValues(results=results, options=None,
                                                              run_metadata=None))
             if context.stop_requested:
@@ -306,8 +404,15 @@ class HookRunner:
     def _remember_stale_global_step(self, fetches: Any) -> None:
         """tf.estimator's session.run fetched the global step with the train op without a
         dependency on it: hooks saw the step count before the step (0..N-1). Read it now."""
-        for fetch in tf.nest.flatten(fetches):
-            if self._is_global_step(fetch):
+        flat = (fetches,) if isinstance(fetches, tf.Tensor) else tf.nest.flatten(fetches)
+        for fetch in flat:
+            if isinstance(fetch, tf.Tensor):  # a graph tensor a hook holds: decided once
+                is_step = self._global_step_fetch.get(id(fetch))
+                if is_step is None:
+                    is_step = self._global_step_fetch[id(fetch)] = self._is_global_step(fetch)
+            else:
+                is_step = self._is_global_step(fetch)
+            if is_step:
                 self._stale[id(fetch)] = self.world.global_step.value.numpy()
 
     def _value(self, fetch: Any, hook: Any) -> Any:
