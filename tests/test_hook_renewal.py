@@ -177,3 +177,32 @@ def test_evaluation_hooks_are_renewed_for_a_second_evaluate(caplog):
                       if r.getMessage().startswith("eval_loss = ")], metrics["loss"]))
     assert runs[0] == runs[1]
     assert len(runs[0][0]) == 3  # batches 0, 3, 6 of 8
+
+
+def test_a_hook_added_after_a_call_without_hooks_begins_once():
+    class Lifecycle(tf.compat.v1.train.SessionRunHook):
+        def __init__(self):
+            self.calls = []
+
+        def begin(self):
+            self.calls.append("begin")
+            self.step = tf.compat.v1.train.get_global_step()
+
+        def before_run(self, run_context):
+            return tf.compat.v1.train.SessionRunArgs(self.step)
+
+        def after_run(self, run_context, run_values):
+            self.calls.append(int(run_values.results))
+
+        def end(self, session):
+            self.calls.append("end")
+
+    def model_fn(features, labels, mode):
+        loss, train_op, _ = linear(features, labels)
+        return ks.EstimatorSpec(mode, loss=loss, train_op=train_op)
+
+    estimator = Estimator(model_fn, config=CONFIG)
+    estimator.train(input_fn, steps=2)
+    hook = Lifecycle()
+    estimator.train(input_fn, steps=2, hooks=[hook])  # the step is traced again, for the hook
+    assert hook.calls == ["begin", 2, 3, "end"]

@@ -79,7 +79,9 @@ def flat_iterator_caller(concrete: Any) -> Callable:
     step: no gradient tape records it); another TF gets the public call, flattened.
     """
     atomic = getattr(concrete, "_inference_function", None)
-    if atomic is None or not hasattr(atomic, "call_flat"):
+    deferred = any(callable(c) for c in getattr(concrete, "_captured_inputs", [None]))
+    if atomic is None or not hasattr(atomic, "call_flat") or deferred:
+        # Another TF, or a capture read at call time (tf.function's by-reference captures).
         return lambda iterator: tf.nest.flatten(concrete(iterator))
     captured = concrete.captured_inputs
     cache: dict = {"iterator": None, "flat": None}

@@ -472,6 +472,9 @@ class SpecModel(keras.Model):
 
     @staticmethod
     def _begin_probe(runner: Any, previous: Any, bridged: list) -> bool:
+        """Inside the probe trace: begin() the call's hooks there, then try runner.renew."""
+        if not runner.same_kinds(previous, bridged):
+            return False
         for hook in runner.user_hooks + bridged:
             hook.begin()
         return runner.renew(previous, bridged, begun=True)

@@ -262,11 +262,11 @@ class HookRunner:
         graph, with the collections the model_fn left there; or, `begun`, they already did in a
         probe trace of the model_fn (a throwaway graph). True when every graph tensor they hold is
         what the step already carries out at the same (hook position, attribute path): the same
-        tensor, or the same computation (op names, types and inputs) in the probe. False (a
+        tensor, or the same computation (op names, types, inputs, attributes) in the probe. False (a
         different hook list, a tensor the step does not carry): the step must be traced again.
         """
         graph = previous.graph
-        if graph is None:
+        if graph is None or not self.same_kinds(previous, spec_hooks):
             return False
         hooks = self.user_hooks + list(spec_hooks)
         own_graph = tf.compat.v1.get_default_graph() if begun else graph
@@ -292,6 +292,13 @@ class HookRunner:
         for name in ("_slots", "_read_of", "_tensor_at", "_collections"):
             setattr(self, name, getattr(previous, name))
         return True
+
+    def same_kinds(self, previous: "HookRunner", spec_hooks: list) -> bool:
+        """Whether this runner's hooks (user hooks, then `spec_hooks`) are, position by position,
+        of the classes `previous` ran: the precondition of renew(), checked before any begin()
+        (a call that adds or drops a hook traces the step again, and begins each hook once)."""
+        return ([type(h) for h in self.user_hooks + list(spec_hooks)]
+                == [type(h) for h in previous.hooks])
 
     def _mailbox(self, key: tuple, tensor: tf.Tensor) -> list:
         self._key_of[id(tensor)] = key
