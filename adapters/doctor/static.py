@@ -148,6 +148,15 @@ def _home_of(dotted: str) -> tuple[str, str]:
     return ("adapters.estimator" + (f".{sub}" if sub else ""), name)
 
 
+def _known_prefix(dotted: str) -> str:
+    """The longest leading part of `dotted` that tf.estimator 2.15 names (`Estimator.train`
+    -> `Estimator`); the whole name when none is."""
+    parts = dotted.split(".")
+    cut = next((k for k in range(len(parts), 0, -1)
+                if ".".join(parts[:k]) in cov.TF_ESTIMATOR_NAMES), len(parts))
+    return ".".join(parts[:cut])
+
+
 def _public_name(qualname: str) -> str | None:
     """The tf.estimator name (dotted within tf.estimator) a qualified name refers to."""
     dotted = _strip(qualname, _TF_ESTIMATOR_PREFIXES + _TFE_PREFIXES)
@@ -330,18 +339,9 @@ class _Analyzer:
             return False
         if dotted == "":
             return True if tfe else self.covered(ref, "", q)
-        parts = dotted.split(".")
-        cut = next((k for k in range(len(parts), 0, -1)
-                    if ".".join(parts[:k]) in cov.TF_ESTIMATOR_NAMES), len(parts))
-        dotted = ".".join(parts[:cut])
-        c = self.lookup(dotted, ref)
-        if c.status != cov.COVERED:
-            rule = "KS101" if c.status == cov.NOT_PROVIDED else "KS102"
-            self.add(ref, rule, BLOCKER,
-                     f"tf.estimator.{dotted} is {c.status} by keras-spec"
-                     + ("" if q.startswith(("tensorflow.estimator", "tensorflow.compat")) else
-                        f" (used as {ref.local})"),
-                     c.advice)
+        dotted = _known_prefix(dotted)
+        if self.flag_not_covered(ref, dotted, "" if q.startswith(
+                ("tensorflow.estimator", "tensorflow.compat")) else f" (used as {ref.local})"):
             return True
         if tfe:  # a use through a tensorflow_estimator import: that import is the finding
             return True
@@ -349,6 +349,17 @@ class _Analyzer:
                 is not None:
             return True  # a use of a name imported from tf.estimator: the import is the finding
         return self.covered(ref, dotted, q)
+
+    def flag_not_covered(self, ref: Ref, dotted: str, suffix: str, origin: str = "") -> bool:
+        """A KS101 (not provided) / KS102 (not yet) finding when tf.estimator.<dotted> is not
+        covered; True when one was added."""
+        c = self.lookup(dotted, ref)
+        if c.status == cov.COVERED:
+            return False
+        rule = "KS101" if c.status == cov.NOT_PROVIDED else "KS102"
+        self.add(ref, rule, BLOCKER,
+                 f"tf.estimator.{dotted}{origin} is {c.status} by keras-spec{suffix}", c.advice)
+        return True
 
     def lookup(self, dotted: str, ref: Ref) -> cov.Coverage:
         c = cov.lookup(dotted)
@@ -395,15 +406,8 @@ class _Analyzer:
                     " (or its compat.v1.estimator.X) as tf_estimator.X")
             single = False
         else:
-            parts = dotted.split(".")
-            cut = next((k for k in range(len(parts), 0, -1)
-                        if ".".join(parts[:k]) in cov.TF_ESTIMATOR_NAMES), len(parts))
-            dotted = ".".join(parts[:cut])
-            c = self.lookup(dotted, ref)
-            if c.status != cov.COVERED:
-                rule = "KS101" if c.status == cov.NOT_PROVIDED else "KS102"
-                self.add(ref, rule, BLOCKER, f"tf.estimator.{dotted} (imported from "
-                         f"tensorflow_estimator) is {c.status} by keras-spec", c.advice)
+            dotted = _known_prefix(dotted)
+            if self.flag_not_covered(ref, dotted, "", " (imported from tensorflow_estimator)"):
                 return True
             home, attr = _home_of(dotted)
             if isinstance(stmt, ast.ImportFrom):

@@ -452,12 +452,12 @@ class SpecModel(keras.Model):
             bridged, native = hooks_bridge.native_callbacks(self, renewal.renewed(hook_templates))
             return not native and runner.renew(previous, bridged)
         # Other hooks may keep state their begin() does not reset: call the model_fn again, as
-        # tf.estimator did, in a throwaway trace (~0.1 s, no compile), and begin its hooks there.
+        # tf.estimator did, in a throwaway trace (~0.15 s, no compile), and begin its hooks there.
         features, labels = split_features_labels(x.element_spec)
         renewed = []
 
         def begin_in_probe(bridged: list) -> list:
-            renewed.append(self._begin_probe(runner, previous, bridged))
+            renewed.append(runner.renew(previous, bridged, in_probe=True))
             return []
 
         def probe(features, labels):
@@ -469,15 +469,6 @@ class SpecModel(keras.Model):
         except hooks_bridge.HookSessionError:
             return False  # the full trace raises it with the same message
         return bool(renewed and renewed[0])
-
-    @staticmethod
-    def _begin_probe(runner: Any, previous: Any, bridged: list) -> bool:
-        """Inside the probe trace: begin() the call's hooks there, then try runner.renew."""
-        if not runner.same_kinds(previous, bridged):
-            return False
-        for hook in runner.user_hooks + bridged:
-            hook.begin()
-        return runner.renew(previous, bridged, begun=True)
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
         """Nothing to build symbolically (Keras-private hook, checked on Keras 3.15.1).

@@ -19,7 +19,6 @@ SummarySaverHook and StepCounterHook by Keras callbacks.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import time
@@ -150,20 +149,6 @@ class _SessionShim:
         return tf.nest.map_structure(lambda f: self._runner.read_now(f, self._hook), fetches)
 
 
-@contextlib.contextmanager
-def _collections_as(graph: Any, collections: dict):
-    """The graph's collections as they were at a trace's begin() (the model_fn's global step,
-    its summaries...), restored afterwards."""
-    saved = {key: list(graph.get_collection(key)) for key in graph.get_all_collection_keys()}
-    for key in set(saved) | set(collections):
-        graph.get_collection_ref(key)[:] = collections.get(key, [])
-    try:
-        yield
-    finally:
-        for key in graph.get_all_collection_keys():
-            graph.get_collection_ref(key)[:] = saved.get(key, [])
-
-
 def _attributes(op: tf.Operation) -> tuple:
     """An op's attributes (constants' values, dtypes, shapes), but not the names of the functions
     it calls (unique per trace: such an op never matches, and the step is traced again)."""
@@ -255,24 +240,28 @@ class HookRunner:
                 writes.extend(self._mailbox((index,) + path, tensor))
         return writes
 
-    def renew(self, previous: "HookRunner", spec_hooks: list, begun: bool = False) -> bool:
+    def renew(self, previous: "HookRunner", spec_hooks: list, in_probe: bool = False) -> bool:
         """Run on `previous`'s traced step instead of tracing it again (SpecModel._renew_hooks).
 
         This runner's hooks (its user hooks, then `spec_hooks`) begin() in the traced step's
-        graph, with the collections the model_fn left there; or, `begun`, they already did in a
-        probe trace of the model_fn (a throwaway graph). True when every graph tensor they hold is
-        what the step already carries out at the same (hook position, attribute path): the same
-        tensor, or the same computation (op names, types, inputs, attributes) in the probe. False (a
-        different hook list, a tensor the step does not carry): the step must be traced again.
+        graph, with the collections the model_fn left there; or, `in_probe`, in the probe trace
+        of the model_fn being built now (a throwaway graph). True when they are of the classes
+        `previous` ran, position by position (checked before any begin()), and every graph
+        tensor they hold is what the step already carries out at the same (hook position,
+        attribute path): the same tensor, or in the probe the same computation (op names, types,
+        inputs, attributes). False: the step must be traced again.
         """
         graph = previous.graph
-        if graph is None or not self.same_kinds(previous, spec_hooks):
+        if graph is None or not self._same_kinds(previous, spec_hooks):
             return False
         hooks = self.user_hooks + list(spec_hooks)
-        own_graph = tf.compat.v1.get_default_graph() if begun else graph
-        if not begun:
+        own_graph = tf.compat.v1.get_default_graph() if in_probe else graph
+        if in_probe:  # inside the model_fn's world already
+            for hook in hooks:
+                hook.begin()
+        else:
             try:
-                with graph.as_default(), _collections_as(graph, previous._collections):  # pylint: disable=protected-access
+                with graph.as_default(), tf1_world.collections_as(graph, previous._collections):  # pylint: disable=protected-access
                     for hook in hooks:
                         hook.begin()
             except Exception:  # pylint: disable=broad-except
@@ -293,7 +282,7 @@ class HookRunner:
             setattr(self, name, getattr(previous, name))
         return True
 
-    def same_kinds(self, previous: "HookRunner", spec_hooks: list) -> bool:
+    def _same_kinds(self, previous: "HookRunner", spec_hooks: list) -> bool:
         """Whether this runner's hooks (user hooks, then `spec_hooks`) are, position by position,
         of the classes `previous` ran: the precondition of renew(), checked before any begin()
         (a call that adds or drops a hook traces the step again, and begins each hook once)."""

@@ -537,6 +537,21 @@ def keras_spec_variables() -> Iterator[None]:
         _own_variables.active = previous
 
 
+@contextlib.contextmanager
+def collections_as(graph: Any, collections: dict) -> Iterator[None]:
+    """The graph's TF1 collections set to `collections` (key -> items) for the block, then
+    restored: a model_fn call starts with none; a hook's begin() on a kept step sees the ones
+    the model_fn left (hooks/bridge.HookRunner.renew)."""
+    saved = {key: list(graph.get_collection(key)) for key in graph.get_all_collection_keys()}
+    for key in set(saved) | set(collections):
+        graph.get_collection_ref(key)[:] = collections.get(key, [])
+    try:
+        yield
+    finally:
+        for key in graph.get_all_collection_keys():
+            graph.get_collection_ref(key)[:] = saved.get(key, [])
+
+
 class TF1World:
     """Per-model TF1 state: every variable by TF1 name, the global step, local variables.
 
@@ -609,15 +624,13 @@ class TF1World:
         if not getattr(graph, "building_function", False):
             raise RuntimeError("TF1World.call must run inside a traced function (tf.function).")
         state = ModelFnCall(mode=mode, graph=graph, base_scope=graph.get_name_scope())
-        saved = {key: list(graph.get_collection(key)) for key in graph.get_all_collection_keys()}
-        for key in saved:
-            del graph.get_collection_ref(key)[:]
         stack = getattr(_active_calls, "stack", None)
         if stack is None:
             stack = _active_calls.stack = []
         stack.append(state)
         try:
             with contextlib.ExitStack() as ctx:
+                ctx.enter_context(collections_as(graph, {}))  # the call's own, as a new graph
                 ctx.enter_context(_tf1_entry_points_redirected())
                 ctx.enter_context(_tf_private_variable_store_scope())
                 ctx.enter_context(keras_names.fresh_layer_names())  # per call, as per TF1 graph
@@ -636,9 +649,6 @@ class TF1World:
                 self._apply_checkpoint_inits(state)
         finally:
             stack.pop()
-            for key in graph.get_all_collection_keys():
-                ref = graph.get_collection_ref(key)
-                ref[:] = saved.get(key, [])
 
     def _creator(self, state: ModelFnCall, next_creator, **kwargs):
         if getattr(self._creating, "active", False) or getattr(_own_variables, "active", False):
